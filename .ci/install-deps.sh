@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs the real components that the tests and the lab run against.
+# Idempotent: each step is skipped when what it installs is already there.
+set -euo pipefail
+
+log() { printf '[deps] %s\n' "$*"; }
+
+APT_PACKAGES=(nginx haproxy redis-server prometheus chromium docker-compose openssl)
+need_apt=()
+for cmd_pkg in nginx:nginx haproxy:haproxy redis-server:redis-server promtool:prometheus \
+  chromium:chromium docker-compose:docker-compose openssl:openssl; do
+  cmd=${cmd_pkg%%:*}; pkg=${cmd_pkg##*:}
+  if ! command -v "$cmd" >/dev/null 2>&1; then need_apt+=("$pkg"); fi
+done
+
+if ((${#need_apt[@]})); then
+  if [ "$(id -u)" != 0 ]; then
+    log "missing: ${need_apt[*]} (run as root, or: sudo apt-get install ${need_apt[*]})"
+    exit 1
+  fi
+  log "apt-get install ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  # Debian starts these as services on install; the lab runs its own instances.
+  for svc in nginx haproxy redis-server prometheus; do
+    (service "$svc" stop >/dev/null 2>&1 || true)
+  done
+else
+  log "apt packages present"
+fi
+
+# Toxiproxy, the real server, built from its Go module.
+TOXI_BIN="$(go env GOPATH 2>/dev/null || echo "$HOME/go")/bin"
+if command -v toxiproxy-server >/dev/null 2>&1; then
+  log "toxiproxy-server present"
+elif [ -x "$TOXI_BIN/toxiproxy-server" ]; then
+  log "toxiproxy-server present in $TOXI_BIN"
+else
+  command -v go >/dev/null 2>&1 || { log "Go is needed to build toxiproxy-server"; exit 1; }
+  log "go install github.com/Shopify/toxiproxy/v2/cmd/server@v2.12.0"
+  GOBIN="$TOXI_BIN" go install github.com/Shopify/toxiproxy/v2/cmd/server@v2.12.0
+  mv "$TOXI_BIN/server" "$TOXI_BIN/toxiproxy-server"
+fi

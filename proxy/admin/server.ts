@@ -1,0 +1,78 @@
+/**
+ * The admin server: /metrics (Prometheus), /healthz (the process is up), /readyz (the target
+ * accepts TCP connections), /connections (JSON of the live connections), and the live page.
+ * It binds 127.0.0.1 unless told otherwise.
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import net from 'node:net';
+import type { SidecarContext } from '../context.js';
+
+export type AdminRoute = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
+
+/** True when a TCP connection to the target opens within `timeoutMs`. */
+export function targetReachable(target: URL, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const port = Number(target.port || (target.protocol === 'https:' ? 443 : 80));
+    const sock = net.connect({ host: target.hostname.replace(/^\[|\]$/g, ''), port });
+    const done = (ok: boolean) => {
+      sock.destroy();
+      resolve(ok);
+    };
+    sock.setTimeout(timeoutMs, () => done(false));
+    sock.once('connect', () => done(true));
+    sock.once('error', () => done(false));
+  });
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string): void {
+  res.writeHead(status, {
+    'content-type': type,
+    'cache-control': 'no-store',
+    'content-length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}
+
+export function createAdminServer(ctx: SidecarContext, extra: AdminRoute[] = []): http.Server {
+  const server = http.createServer(async (req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    try {
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        send(res, 405, 'text/plain', 'method not allowed\n');
+        return;
+      }
+      switch (path) {
+        case '/metrics':
+          send(res, 200, ctx.metrics.registry.contentType, await ctx.metrics.exposition());
+          return;
+        case '/healthz':
+          send(res, 200, 'text/plain', 'ok\n');
+          return;
+        case '/readyz': {
+          const ok = await targetReachable(ctx.config.target);
+          send(
+            res,
+            ok ? 200 : 503,
+            'text/plain',
+            ok ? 'ready\n' : `target ${ctx.config.target.host} unreachable\n`,
+          );
+          return;
+        }
+        case '/connections':
+          send(
+            res,
+            200,
+            'application/json',
+            `${JSON.stringify({ connections: ctx.table.snapshot() }, null, 1)}\n`,
+          );
+          return;
+      }
+      for (const route of extra) if (await route(req, res)) return;
+      send(res, 404, 'text/plain', 'not found\n');
+    } catch (err) {
+      if (!res.headersSent) send(res, 500, 'text/plain', `${(err as Error).message}\n`);
+      else res.destroy();
+    }
+  });
+  return server;
+}

@@ -1,0 +1,66 @@
+/**
+ * The `socketlens` command line: a subcommand per job. Bad input is one line on stderr that
+ * names the problem, and exit code 2.
+ */
+import { readFileSync } from 'node:fs';
+import { ConfigError } from './errors.js';
+
+interface Command {
+  summary: string;
+  run(argv: string[], env: NodeJS.ProcessEnv): Promise<number>;
+}
+
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  proxy: () => import('./commands/proxy.js'),
+};
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+async function usage(): Promise<string> {
+  const lines = ['Usage: socketlens <command> [options]', '', 'Commands:'];
+  for (const [name, load] of Object.entries(COMMANDS)) {
+    const cmd = await load();
+    lines.push(`  ${name.padEnd(8)} ${cmd.summary}`);
+  }
+  lines.push('', 'Run `socketlens <command> --help` for the options of a command.', '');
+  return lines.join('\n');
+}
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(await usage());
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-v') {
+    process.stdout.write(`${version()}\n`);
+    return 0;
+  }
+  const load = COMMANDS[name];
+  if (!load) {
+    process.stderr.write(
+      `socketlens: unknown command "${name}" (commands: ${Object.keys(COMMANDS).join(', ')})\n`,
+    );
+    return 2;
+  }
+  try {
+    const cmd = await load();
+    return await cmd.run(rest, env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`socketlens ${name}: ${err.message}\n`);
+      return 2;
+    }
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE' || e.code === 'EACCES' || e.code === 'EADDRNOTAVAIL') {
+      process.stderr.write(`socketlens ${name}: cannot listen: ${e.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}

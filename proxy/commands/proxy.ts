@@ -1,0 +1,53 @@
+/** `socketlens proxy`: run the sidecar in front of a backend until SIGTERM or SIGINT. */
+import { renderHelp } from '../config/help.js';
+import { parseArgs } from '../config/load.js';
+import { resolveSidecarConfig, SIDECAR_OPTIONS } from '../config/sidecar-options.js';
+import { buildChecks } from '../policy/checks.js';
+import { startSidecar } from '../sidecar.js';
+import { setupTracingFromEnv } from '../telemetry/tracing.js';
+
+export const summary =
+  'Run the sidecar proxy in front of a backend and record what its real-time connections do.';
+
+export const help = () =>
+  renderHelp(
+    'socketlens proxy --target <url> [options]',
+    summary,
+    SIDECAR_OPTIONS,
+    [
+      'Every option can also be set by its environment variable or in the --config file',
+      '(keys in camelCase or kebab-case). Precedence: flag > environment > file > default.',
+      'Durations: 500ms, 2s, 1m, 1h or plain milliseconds. Sizes: 65536, 64KiB, 1MiB.',
+      'Tracing: set OTEL_EXPORTER_OTLP_ENDPOINT to export one span per connection over OTLP/HTTP.',
+    ].join('\n'),
+  );
+
+export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const args = parseArgs(argv, SIDECAR_OPTIONS);
+  if (args.help) {
+    process.stdout.write(help());
+    return 0;
+  }
+  if (args.positionals.length > 0) {
+    process.stderr.write(`socketlens proxy: unexpected argument "${args.positionals[0]}" (see --help)\n`);
+    return 2;
+  }
+  const config = resolveSidecarConfig(args, env);
+  await setupTracingFromEnv(env);
+  const checks = await buildChecks(config);
+  const sidecar = await startSidecar(config, { checks });
+  process.stderr.write(
+    `socketlens: proxying ${sidecar.url} -> ${config.target.origin}` +
+      `${sidecar.adminUrl ? `, admin ${sidecar.adminUrl}` : ''}\n`,
+  );
+  return new Promise<number>((resolve) => {
+    const stop = (signal: string) => {
+      process.stderr.write(
+        `socketlens: ${signal}: closing connections (drain up to ${config.drainTimeout} ms)\n`,
+      );
+      sidecar.shutdown().then(() => resolve(0));
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}

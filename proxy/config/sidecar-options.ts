@@ -1,0 +1,368 @@
+/** The options of `socketlens proxy`, and the typed configuration they resolve to. */
+import { ConfigError } from '../errors.js';
+import type { ParsedArgs } from './load.js';
+import { resolveOptions } from './load.js';
+import type { Address, OptionSpec } from './schema.js';
+
+export const DEFAULT_REDACTED_PARAMS = [
+  'token',
+  'access_token',
+  'id_token',
+  'refresh_token',
+  'api_key',
+  'apikey',
+  'key',
+  'password',
+  'secret',
+  'signature',
+  'sig',
+  'auth',
+  'jwt',
+  'code',
+];
+
+const G_CORE = 'Core';
+const G_ID = 'Identity and logging';
+const G_TIME = 'Timeouts';
+const G_HB = 'Heartbeat (opt-in)';
+const G_SLOW = 'Slow consumers';
+const G_CHECK = 'Checks before the 101';
+const G_LIFE = 'Connection lifetime';
+
+export const SIDECAR_OPTIONS: readonly OptionSpec[] = [
+  { flag: 'config', kind: 'string', group: G_CORE, help: 'Read options from a JSON or YAML file.' },
+  {
+    flag: 'listen',
+    kind: 'address',
+    group: G_CORE,
+    default: '127.0.0.1:8080',
+    help: 'Address clients connect to.',
+  },
+  {
+    flag: 'target',
+    kind: 'url',
+    group: G_CORE,
+    required: true,
+    help: 'The backend to proxy to, e.g. http://127.0.0.1:3000.',
+  },
+  {
+    flag: 'admin',
+    kind: 'address',
+    group: G_CORE,
+    allowOff: true,
+    default: '127.0.0.1:9464',
+    help: 'Admin server (/metrics, /healthz, /readyz, /connections, live page); "off" disables it.',
+  },
+  {
+    flag: 'client-id-header',
+    kind: 'string',
+    group: G_ID,
+    default: 'x-client-id',
+    help: 'Header that carries the client id; the id (given or generated) is forwarded to the backend in it.',
+  },
+  {
+    flag: 'client-id-query',
+    kind: 'string',
+    group: G_ID,
+    default: 'client_id',
+    help: 'Query parameter that carries the client id when the header is absent.',
+  },
+  {
+    flag: 'redact-params',
+    kind: 'list',
+    group: G_ID,
+    default: DEFAULT_REDACTED_PARAMS,
+    help: 'Query parameters whose values are replaced by [redacted] wherever a URL is logged.',
+  },
+  {
+    flag: 'log',
+    kind: 'string',
+    group: G_ID,
+    choices: ['json', 'off'],
+    default: 'json',
+    help: 'One JSON line per closed connection on stdout, or off.',
+  },
+  {
+    flag: 'longpoll-paths',
+    kind: 'list',
+    group: G_ID,
+    default: ['/poll'],
+    help: 'Path prefixes whose requests are long-polls (counted as transport="longpoll").',
+  },
+  {
+    flag: 'handshake-timeout',
+    kind: 'duration',
+    group: G_TIME,
+    default: 10_000,
+    min: 1,
+    help: 'How long the backend may take to answer an upgrade before the client gets 504 (reason=timeout).',
+  },
+  {
+    flag: 'request-timeout',
+    kind: 'duration',
+    group: G_TIME,
+    default: 10_000,
+    min: 1,
+    help: 'How long a client may take to send its request head before it gets 408 (slowloris).',
+  },
+  {
+    flag: 'drain-timeout',
+    kind: 'duration',
+    group: G_TIME,
+    default: 5000,
+    help: 'On SIGTERM, how long closing connections may drain before they are cut.',
+  },
+  {
+    flag: 'pong-timeout',
+    kind: 'duration',
+    group: G_TIME,
+    default: 10_000,
+    min: 1,
+    help: 'A ping from either end not answered by a pong within this time counts as a heartbeat miss.',
+  },
+  {
+    flag: 'heartbeat-interval',
+    kind: 'duration',
+    group: G_HB,
+    default: 0,
+    help: 'Ping a WebSocket client that has been quiet this long; 0 turns the heartbeat off.',
+  },
+  {
+    flag: 'heartbeat-misses',
+    kind: 'int',
+    group: G_HB,
+    default: 2,
+    min: 1,
+    help: 'Unanswered heartbeat intervals after which the silent side is terminated.',
+  },
+  {
+    flag: 'heartbeat-upstream',
+    kind: 'bool',
+    group: G_HB,
+    default: false,
+    help: 'Also ping the backend side of each connection.',
+  },
+  {
+    flag: 'heartbeat-close-code',
+    kind: 'int',
+    group: G_HB,
+    default: 1001,
+    min: 1000,
+    max: 4999,
+    help: 'Close code sent to the live side when the other side missed its heartbeats.',
+  },
+  {
+    flag: 'slow-consumer',
+    kind: 'bool',
+    group: G_SLOW,
+    default: false,
+    help: 'Disconnect clients whose send buffer stays above --max-buffer-bytes for --slow-consumer-grace (close 1008). Off: plain TCP back-pressure.',
+  },
+  {
+    flag: 'max-buffer-bytes',
+    kind: 'bytes',
+    group: G_SLOW,
+    default: 1024 * 1024,
+    min: 1024,
+    help: 'Bytes the sidecar queues toward one client before it pauses the backend side.',
+  },
+  {
+    flag: 'slow-consumer-grace',
+    kind: 'duration',
+    group: G_SLOW,
+    default: 5000,
+    help: 'How long a client may stay over --max-buffer-bytes before it is disconnected.',
+  },
+  {
+    flag: 'max-total-buffer-bytes',
+    kind: 'bytes',
+    group: G_SLOW,
+    default: 256 * 1024 * 1024,
+    min: 1024,
+    help: 'Bound on the bytes queued toward all clients together; over it, every backend side pauses.',
+  },
+  {
+    flag: 'allow-origin',
+    kind: 'list',
+    group: G_CHECK,
+    help: 'Allowed Origin values (repeatable or comma-separated); any other Origin gets 403. Unset: no check.',
+  },
+  {
+    flag: 'forward-auth-url',
+    kind: 'url',
+    group: G_CHECK,
+    help: 'Ask this URL (with the upgrade request headers and cookies) before each upgrade; 2xx accepts, anything else gets 401.',
+  },
+  {
+    flag: 'forward-auth-timeout',
+    kind: 'duration',
+    group: G_CHECK,
+    default: 2000,
+    min: 1,
+    help: 'Timeout of a forward-auth request (a timeout rejects).',
+  },
+  {
+    flag: 'forward-auth-cache-ttl',
+    kind: 'duration',
+    group: G_CHECK,
+    default: 5000,
+    help: 'How long a forward-auth answer is reused for the same credentials; 0 disables the cache.',
+  },
+  {
+    flag: 'jwt-jwks-url',
+    kind: 'url',
+    group: G_CHECK,
+    help: 'Verify a JWT on each upgrade against this JWKS URL.',
+  },
+  {
+    flag: 'jwt-key',
+    kind: 'string',
+    group: G_CHECK,
+    help: 'Verify a JWT with this key: a PEM public key, a path to one, or an HMAC secret.',
+  },
+  { flag: 'jwt-issuer', kind: 'string', group: G_CHECK, help: 'Required JWT issuer (iss).' },
+  { flag: 'jwt-audience', kind: 'string', group: G_CHECK, help: 'Required JWT audience (aud).' },
+  {
+    flag: 'jwt-token-from',
+    kind: 'list',
+    group: G_CHECK,
+    default: ['header:authorization', 'query:access_token', 'cookie:token'],
+    help: 'Where to look for the token, in order: header:NAME, query:NAME, cookie:NAME.',
+  },
+  {
+    flag: 'jwt-principal-claim',
+    kind: 'string',
+    group: G_CHECK,
+    default: 'sub',
+    help: 'JWT claim that becomes the client id.',
+  },
+  {
+    flag: 'max-connections',
+    kind: 'int',
+    group: G_CHECK,
+    default: 0,
+    min: 0,
+    help: 'Refuse upgrades beyond this many live WebSocket connections; 0 is unlimited.',
+  },
+  {
+    flag: 'max-connections-per-ip',
+    kind: 'int',
+    group: G_CHECK,
+    default: 0,
+    min: 0,
+    help: 'Refuse upgrades beyond this many live connections from one client IP; 0 is unlimited.',
+  },
+  {
+    flag: 'upgrade-rate',
+    kind: 'number',
+    group: G_CHECK,
+    default: 0,
+    min: 0,
+    help: 'Upgrades accepted per second (token bucket); 0 is unlimited.',
+  },
+  {
+    flag: 'upgrade-burst',
+    kind: 'int',
+    group: G_CHECK,
+    default: 0,
+    min: 0,
+    help: 'Bucket size of --upgrade-rate; 0 means the same as the rate.',
+  },
+  {
+    flag: 'rate-limit-status',
+    kind: 'int',
+    group: G_CHECK,
+    default: 429,
+    min: 429,
+    max: 503,
+    help: 'Status for refused upgrades over a limit: 429 or 503.',
+  },
+  {
+    flag: 'max-connection-age',
+    kind: 'duration',
+    group: G_LIFE,
+    default: 0,
+    help: 'Close WebSockets older than this with 1001, so rolling deploys rebalance; 0 is off.',
+  },
+  {
+    flag: 'max-connection-age-jitter',
+    kind: 'number',
+    group: G_LIFE,
+    default: 0.1,
+    min: 0,
+    max: 1,
+    help: 'Spread of --max-connection-age, as a fraction: each connection gets age × (1 − rand × jitter).',
+  },
+];
+
+export interface SidecarConfig {
+  config: string | null;
+  listen: Address;
+  target: URL;
+  admin: Address | null;
+  clientIdHeader: string;
+  clientIdQuery: string;
+  redactParams: string[];
+  log: 'json' | 'off';
+  longpollPaths: string[];
+  handshakeTimeout: number;
+  requestTimeout: number;
+  drainTimeout: number;
+  pongTimeout: number;
+  heartbeatInterval: number;
+  heartbeatMisses: number;
+  heartbeatUpstream: boolean;
+  heartbeatCloseCode: number;
+  slowConsumer: boolean;
+  maxBufferBytes: number;
+  slowConsumerGrace: number;
+  maxTotalBufferBytes: number;
+  allowOrigin: string[] | null;
+  forwardAuthUrl: URL | null;
+  forwardAuthTimeout: number;
+  forwardAuthCacheTtl: number;
+  jwtJwksUrl: URL | null;
+  jwtKey: string | null;
+  jwtIssuer: string | null;
+  jwtAudience: string | null;
+  jwtTokenFrom: string[];
+  jwtPrincipalClaim: string;
+  maxConnections: number;
+  maxConnectionsPerIp: number;
+  upgradeRate: number;
+  upgradeBurst: number;
+  rateLimitStatus: number;
+  maxConnectionAge: number;
+  maxConnectionAgeJitter: number;
+}
+
+/** Resolves and cross-checks the sidecar's configuration. */
+export function resolveSidecarConfig(args: ParsedArgs, env: NodeJS.ProcessEnv): SidecarConfig {
+  const c = resolveOptions(SIDECAR_OPTIONS, args, env) as unknown as SidecarConfig;
+  if (c.rateLimitStatus !== 429 && c.rateLimitStatus !== 503)
+    throw new ConfigError('--rate-limit-status', `must be 429 or 503, got ${c.rateLimitStatus}`);
+  if (c.jwtJwksUrl && c.jwtKey)
+    throw new ConfigError('--jwt-key', 'give either --jwt-key or --jwt-jwks-url, not both');
+  for (const src of c.jwtTokenFrom) {
+    if (!/^(header|query|cookie):[^:\s]+$/.test(src))
+      throw new ConfigError('--jwt-token-from', `"${src}" must be header:NAME, query:NAME or cookie:NAME`);
+  }
+  for (const p of c.longpollPaths) {
+    if (!p.startsWith('/')) throw new ConfigError('--longpoll-paths', `"${p}" must start with /`);
+  }
+  if (c.target.pathname !== '/' || c.target.search)
+    throw new ConfigError('--target', `"${c.target.href}" must be an origin only (no path or query)`);
+  return c;
+}
+
+/** A configuration built in code (tests, the lab): defaults, plus the given fields. */
+export function sidecarConfig(
+  overrides: Omit<Partial<SidecarConfig>, 'target'> & { target: URL | string },
+): SidecarConfig {
+  const target = typeof overrides.target === 'string' ? overrides.target : overrides.target.href;
+  const base = resolveSidecarConfig(
+    { flags: new Map([['target', [target]]]), positionals: [], help: false },
+    {},
+  );
+  return { ...base, ...overrides, target: new URL(target) };
+}

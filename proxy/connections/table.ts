@@ -1,0 +1,110 @@
+/**
+ * The table of live connections: counts by transport, send-buffer figures for the metrics, a
+ * snapshot for /connections, and one shared timer that gives every connection its periodic tick
+ * (so heartbeats cost no timer per connection).
+ */
+import type { LiveView } from '../metrics/registry.js';
+import type { Transport } from '../metrics/definitions.js';
+import type { ConnectionSnapshot, LiveConnection } from './live.js';
+
+export class ConnectionTable implements LiveView {
+  private readonly live = new Set<LiveConnection>();
+  private readonly counts = { websocket: 0, sse: 0, longpoll: 0, http: 0 } satisfies Record<
+    Transport,
+    number
+  >;
+  private readonly byIp = new Map<string, number>();
+  private timer: NodeJS.Timeout | null = null;
+  private tickMs = 1000;
+
+  /** How often connections are ticked; the table keeps the smallest interval asked for. */
+  requestTick(ms: number): void {
+    const next = Math.max(20, Math.min(this.tickMs, Math.floor(ms)));
+    if (next !== this.tickMs && this.timer) {
+      clearInterval(this.timer);
+      this.timer = null;
+    }
+    this.tickMs = next;
+    this.ensureTimer();
+  }
+
+  add(c: LiveConnection): void {
+    this.live.add(c);
+    this.counts[c.transport]++;
+    this.byIp.set(c.peer, (this.byIp.get(c.peer) ?? 0) + 1);
+    this.ensureTimer();
+  }
+
+  remove(c: LiveConnection): void {
+    if (!this.live.delete(c)) return;
+    this.counts[c.transport]--;
+    const n = (this.byIp.get(c.peer) ?? 1) - 1;
+    if (n <= 0) this.byIp.delete(c.peer);
+    else this.byIp.set(c.peer, n);
+    if (this.live.size === 0 && this.timer) {
+      clearInterval(this.timer);
+      this.timer = null;
+    }
+  }
+
+  get size(): number {
+    return this.live.size;
+  }
+
+  activeByTransport(transport: Transport): number {
+    return this.counts[transport];
+  }
+
+  activeForIp(ip: string): number {
+    return this.byIp.get(ip) ?? 0;
+  }
+
+  sendBuffer(): { max: number; sum: number } {
+    let max = 0;
+    let sum = 0;
+    for (const c of this.live) {
+      const b = c.bufferedBytes();
+      sum += b;
+      if (b > max) max = b;
+    }
+    return { max, sum };
+  }
+
+  connections(): IterableIterator<LiveConnection> {
+    return this.live.values();
+  }
+
+  snapshot(now = Date.now()): ConnectionSnapshot[] {
+    const out: ConnectionSnapshot[] = [];
+    for (const c of this.live) {
+      out.push({
+        id: c.id,
+        transport: c.transport,
+        client_id: c.clientId,
+        peer: c.peer,
+        path: c.path,
+        age_ms: now - c.startedAt,
+        bytes_in: c.bytesIn(),
+        bytes_out: c.bytesOut(),
+        messages_in: c.messagesIn(),
+        messages_out: c.messagesOut(),
+        buffered_bytes: c.bufferedBytes(),
+      });
+    }
+    return out;
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  private ensureTimer(): void {
+    if (this.timer || this.live.size === 0) return;
+    this.timer = setInterval(() => {
+      const now = performance.now();
+      for (const c of this.live) c.tick?.(now);
+    }, this.tickMs);
+    this.timer.unref();
+  }
+}

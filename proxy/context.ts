@@ -1,0 +1,42 @@
+/** What the parts of a running sidecar share: configuration, metrics, the live table and the log. */
+import type { SidecarConfig } from './config/sidecar-options.js';
+import { BufferBudget } from './connections/buffer-budget.js';
+import { ConnectionTable } from './connections/table.js';
+import { SidecarMetrics } from './metrics/registry.js';
+import { type CloseLogger, jsonLineLogger, silentLogger } from './telemetry/close-log.js';
+import type { UpgradeChecks } from './policy/types.js';
+import { redactionSet } from './telemetry/redact.js';
+
+export interface SidecarContext {
+  readonly config: SidecarConfig;
+  readonly metrics: SidecarMetrics;
+  readonly table: ConnectionTable;
+  readonly budget: BufferBudget;
+  readonly log: CloseLogger;
+  readonly redact: ReadonlySet<string>;
+  /** Origin, auth and rate checks before the 101; null when none is configured. */
+  checks: UpgradeChecks | null;
+  /** Short unique connection ids: a per-process prefix and a counter. */
+  nextId(): string;
+}
+
+export function createContext(
+  config: SidecarConfig,
+  opts: { metrics?: SidecarMetrics; log?: CloseLogger } = {},
+): SidecarContext {
+  const metrics = opts.metrics ?? new SidecarMetrics();
+  const table = new ConnectionTable();
+  metrics.attach(table);
+  const prefix = `${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
+  let seq = 0;
+  return {
+    config,
+    metrics,
+    table,
+    budget: new BufferBudget(config.maxTotalBufferBytes),
+    log: opts.log ?? (config.log === 'off' ? silentLogger : jsonLineLogger()),
+    redact: redactionSet(config.redactParams),
+    checks: null,
+    nextId: () => `${prefix}-${(++seq).toString(36)}`,
+  };
+}

@@ -1,0 +1,141 @@
+/**
+ * An SSE stream or a long-poll request seen through the sidecar, tracked as a live connection
+ * from the request until the response ends or the client goes away.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { LiveConnection } from '../connections/live.js';
+import type { SidecarContext } from '../context.js';
+import { statusClass } from '../metrics/definitions.js';
+
+/** Counts SSE events: each blank line (LF LF, CR LF CR LF or CR CR) ends one. Keeps state across chunks. */
+export class EventBoundaryCounter {
+  events = 0;
+  private lineEmpty = true; // at the start of a line that has no characters yet
+  private afterCr = false;
+
+  push(chunk: Uint8Array): void {
+    for (let i = 0; i < chunk.length; i++) {
+      const b = chunk[i];
+      if (b === 0x0a) {
+        if (this.afterCr) {
+          this.afterCr = false;
+          continue; // the LF of a CRLF: the line already ended at the CR
+        }
+        this.endLine();
+      } else if (b === 0x0d) {
+        this.afterCr = true;
+        this.endLine();
+      } else {
+        this.afterCr = false;
+        this.lineEmpty = false;
+      }
+    }
+  }
+
+  private endLine(): void {
+    if (this.lineEmpty) this.events++;
+    this.lineEmpty = true;
+  }
+}
+
+export class HttpStream implements LiveConnection {
+  readonly startedAt = Date.now();
+  readonly done: Promise<void>;
+  private readonly t0 = performance.now();
+  private bytes = 0;
+  private readonly counter: EventBoundaryCounter | null;
+  private serverEnded = false;
+  private finished = false;
+  private resolveDone!: () => void;
+  private status = 0;
+
+  constructor(
+    private readonly ctx: SidecarContext,
+    readonly transport: 'sse' | 'longpoll',
+    readonly id: string,
+    readonly clientId: string,
+    readonly peer: string,
+    readonly path: string,
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+  ) {
+    this.counter = transport === 'sse' ? new EventBoundaryCounter() : null;
+    this.done = new Promise((r) => {
+      this.resolveDone = r;
+    });
+    res.once('close', () => this.finish());
+  }
+
+  /** Taps the backend's response body. */
+  observe(proxyRes: IncomingMessage): void {
+    this.status = proxyRes.statusCode ?? 0;
+    proxyRes.on('data', (chunk: Buffer) => {
+      this.bytes += chunk.length;
+      if (this.counter) {
+        const before = this.counter.events;
+        this.counter.push(chunk);
+        const t = this.ctx.metrics.tally;
+        t.sseEventsSent += this.counter.events - before;
+        t.sseBytesSent += chunk.length;
+      }
+    });
+    proxyRes.once('end', () => {
+      this.serverEnded = true;
+    });
+  }
+
+  bytesIn(): number {
+    return this.req.socket.bytesRead;
+  }
+  bytesOut(): number {
+    return this.bytes;
+  }
+  messagesIn(): number {
+    return 0;
+  }
+  messagesOut(): number {
+    return this.counter?.events ?? 0;
+  }
+  bufferedBytes(): number {
+    return this.res.writableLength;
+  }
+
+  shutdown(): void {
+    // An HTTP stream has no close frame: end it, the client's EventSource reconnects elsewhere.
+    if (!this.res.writableEnded) this.res.end();
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    const { metrics, table } = this.ctx;
+    table.remove(this);
+    const seconds = (performance.now() - this.t0) / 1000;
+    const status = this.status || this.res.statusCode;
+    if (this.transport === 'sse') metrics.sseStreamDuration.observe(seconds);
+    else {
+      metrics.longpollWait.observe(seconds);
+      metrics.longpollResponses.labels(statusClass(status)).inc();
+    }
+    const initiator = this.serverEnded || this.res.writableFinished ? 'server' : 'client';
+    this.ctx.log({
+      ts: new Date().toISOString(),
+      event: 'connection_closed',
+      transport: this.transport,
+      id: this.id,
+      client_id: this.clientId,
+      peer: this.peer,
+      path: this.path,
+      close_code: null,
+      initiator,
+      reason: initiator === 'server' ? 'server_end' : 'client_disconnect',
+      duration_ms: Math.round(seconds * 1000),
+      bytes_in: this.bytesIn(),
+      bytes_out: this.bytes,
+      messages_in: 0,
+      messages_out: this.counter?.events ?? 0,
+      status,
+    });
+    this.resolveDone();
+  }
+}

@@ -1,0 +1,257 @@
+/**
+ * The metric contract of socketlens: every metric name, its type, help text and labels.
+ *
+ * This module is the single source of truth. The registry (registry.ts) builds prom-client
+ * metrics from it, and the dashboards, the alert rules and the README are checked against it
+ * by tests. It imports nothing, so tools can load it without starting a proxy.
+ */
+
+export type MetricType = 'counter' | 'gauge' | 'histogram';
+
+export interface MetricDefinition {
+  readonly name: string;
+  readonly type: MetricType;
+  readonly help: string;
+  readonly labels: readonly string[];
+  /** Histogram bucket upper bounds. */
+  readonly buckets?: readonly number[];
+  /** Which failure mode of the operations guide this metric reveals, if any. */
+  readonly reveals?: FailureMode;
+}
+
+/** The failure modes of the operations guide, by short id. */
+export const FAILURE_MODES = {
+  upgrade_stripped: 'Upgrade stripped at a proxy',
+  zombie: 'Half-open / zombie socket',
+  idle_timeout: 'Idle disconnect at the edge',
+  reconnect_storm: 'Reconnect storm',
+  slow_consumer: 'Slow-consumer back-pressure',
+} as const;
+export type FailureMode = keyof typeof FAILURE_MODES;
+
+/** Handshake failure reasons (label `reason` of ws_handshake_failures_total). */
+export const HANDSHAKE_FAILURE_REASONS = [
+  'upstream_unavailable',
+  'upstream_rejected',
+  'timeout',
+  'upgrade_stripped',
+  'bad_request',
+  'auth',
+  'origin',
+  'rate_limited',
+] as const;
+export type HandshakeFailureReason = (typeof HANDSHAKE_FAILURE_REASONS)[number];
+
+/** Who closed a connection (label `initiator` of ws_close_total). */
+export const CLOSE_INITIATORS = ['client', 'server', 'proxy'] as const;
+export type CloseInitiator = (typeof CLOSE_INITIATORS)[number];
+
+/** The transports socketlens tells apart (label `transport`). */
+export const TRANSPORTS = ['websocket', 'sse', 'longpoll', 'http'] as const;
+export type Transport = (typeof TRANSPORTS)[number];
+
+/** Direction of relayed bytes and frames (label `direction`). */
+export const DIRECTIONS = ['client_to_server', 'server_to_client'] as const;
+export type Direction = (typeof DIRECTIONS)[number];
+
+const HANDSHAKE_MS_BUCKETS = [1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000] as const;
+const DURATION_S_BUCKETS = [
+  0.5, 1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 45, 60, 90, 120, 300, 600, 1800, 3600, 7200, 21600, 86400,
+] as const;
+
+export const METRICS = {
+  connectionsActive: {
+    name: 'ws_connections_active',
+    type: 'gauge',
+    help: 'WebSocket connections currently relayed (from the 101 until both sides are closed).',
+    labels: [],
+  },
+  connectionsOpened: {
+    name: 'ws_connections_opened_total',
+    type: 'counter',
+    help: 'WebSocket connections that completed the upgrade (101 sent to the client).',
+    labels: [],
+    reveals: 'reconnect_storm',
+  },
+  handshakeDuration: {
+    name: 'ws_handshake_duration_ms',
+    type: 'histogram',
+    help: 'Time from the upgrade request received to the 101 sent to the client, in milliseconds.',
+    labels: [],
+    buckets: HANDSHAKE_MS_BUCKETS,
+    reveals: 'reconnect_storm',
+  },
+  handshakeFailures: {
+    name: 'ws_handshake_failures_total',
+    type: 'counter',
+    help: 'Upgrade requests that did not end in a 101, by reason; status_class is set for upstream_rejected.',
+    labels: ['reason', 'status_class'],
+    reveals: 'upgrade_stripped',
+  },
+  messagesSent: {
+    name: 'ws_messages_sent_total',
+    type: 'counter',
+    help: 'Complete WebSocket data messages relayed from the backend to clients (fragments count once).',
+    labels: [],
+  },
+  messagesReceived: {
+    name: 'ws_messages_received_total',
+    type: 'counter',
+    help: 'Complete WebSocket data messages relayed from clients to the backend (fragments count once).',
+    labels: [],
+  },
+  bytesSent: {
+    name: 'ws_bytes_sent_total',
+    type: 'counter',
+    help: 'Bytes relayed from the backend to clients after the upgrade, frame headers included.',
+    labels: [],
+  },
+  bytesReceived: {
+    name: 'ws_bytes_received_total',
+    type: 'counter',
+    help: 'Bytes relayed from clients to the backend after the upgrade, frame headers included.',
+    labels: [],
+  },
+  pings: {
+    name: 'ws_pings_total',
+    type: 'counter',
+    help: 'Ping frames seen on relayed connections, by direction (sidecar heartbeat pings are not counted).',
+    labels: ['direction'],
+  },
+  pongs: {
+    name: 'ws_pongs_total',
+    type: 'counter',
+    help: 'Pong frames seen on relayed connections, by direction (pongs to sidecar heartbeats are not counted).',
+    labels: ['direction'],
+  },
+  sendBuffer: {
+    name: 'ws_send_buffer_bytes',
+    type: 'gauge',
+    help: 'Bytes queued in the sidecar toward clients (per-socket bufferedAmount): stat="max" is the largest socket, stat="sum" the total.',
+    labels: ['stat'],
+    reveals: 'slow_consumer',
+  },
+  slowConsumerDisconnects: {
+    name: 'ws_slow_consumer_disconnects_total',
+    type: 'counter',
+    help: 'Clients disconnected because their send buffer stayed above the limit for longer than the grace period.',
+    labels: [],
+    reveals: 'slow_consumer',
+  },
+  closes: {
+    name: 'ws_close_total',
+    type: 'counter',
+    help: 'Closed WebSocket connections by close code (1006 when TCP ended without a close frame) and initiator.',
+    labels: ['code', 'initiator'],
+    reveals: 'idle_timeout',
+  },
+  connectionDuration: {
+    name: 'ws_connection_duration_seconds',
+    type: 'histogram',
+    help: 'Lifetime of closed WebSocket connections, from the 101 to the close, in seconds.',
+    labels: [],
+    buckets: DURATION_S_BUCKETS,
+    reveals: 'idle_timeout',
+  },
+  heartbeatMisses: {
+    name: 'ws_heartbeat_misses_total',
+    type: 'counter',
+    help: 'Pings (from either end or from the sidecar) not answered by a pong within the heartbeat timeout, by the silent peer.',
+    labels: ['peer'],
+    reveals: 'zombie',
+  },
+  protocolErrors: {
+    name: 'ws_protocol_errors_total',
+    type: 'counter',
+    help: 'Streams the frame scanner stopped parsing because they broke RFC 6455; their bytes were still relayed unchanged.',
+    labels: ['direction'],
+  },
+  sseStreamsActive: {
+    name: 'sse_streams_active',
+    type: 'gauge',
+    help: 'Server-Sent Events responses currently streaming through the sidecar.',
+    labels: [],
+  },
+  sseEventsSent: {
+    name: 'sse_events_sent_total',
+    type: 'counter',
+    help: 'Server-Sent Events relayed to clients (counted at each blank line that ends an event).',
+    labels: [],
+  },
+  sseBytesSent: {
+    name: 'sse_bytes_sent_total',
+    type: 'counter',
+    help: 'Bytes of Server-Sent Events bodies relayed to clients.',
+    labels: [],
+  },
+  sseStreamDuration: {
+    name: 'sse_stream_duration_seconds',
+    type: 'histogram',
+    help: 'Lifetime of ended Server-Sent Events streams, in seconds.',
+    labels: [],
+    buckets: DURATION_S_BUCKETS,
+    reveals: 'idle_timeout',
+  },
+  longpollActive: {
+    name: 'longpoll_requests_active',
+    type: 'gauge',
+    help: 'Long-poll requests currently waiting for their answer.',
+    labels: [],
+  },
+  longpollResponses: {
+    name: 'longpoll_responses_total',
+    type: 'counter',
+    help: 'Completed long-poll requests by status class.',
+    labels: ['status_class'],
+  },
+  longpollWait: {
+    name: 'longpoll_wait_duration_seconds',
+    type: 'histogram',
+    help: 'Time a long-poll request waited for its answer, in seconds.',
+    labels: [],
+    buckets: DURATION_S_BUCKETS,
+  },
+  realtimeActive: {
+    name: 'socketlens_connections_active',
+    type: 'gauge',
+    help: 'Live real-time connections of every transport, by transport.',
+    labels: ['transport'],
+  },
+  httpRequests: {
+    name: 'socketlens_http_requests_total',
+    type: 'counter',
+    help: 'HTTP requests (not upgrades) proxied, by transport and status class.',
+    labels: ['transport', 'status_class'],
+  },
+  clientErrors: {
+    name: 'socketlens_client_errors_total',
+    type: 'counter',
+    help: 'Client connections dropped before a request could be proxied (malformed HTTP, oversize headers, slow request), by reason.',
+    labels: ['reason'],
+  },
+} as const satisfies Record<string, MetricDefinition>;
+
+export type MetricKey = keyof typeof METRICS;
+
+/** Every metric name, for checks of dashboards, rules and docs. */
+export const METRIC_NAMES: readonly string[] = Object.values(METRICS).map((m) => m.name);
+
+/** The series names a metric exposes (histograms add _bucket, _sum and _count). */
+export function seriesNames(def: MetricDefinition): string[] {
+  if (def.type !== 'histogram') return [def.name];
+  return [`${def.name}_bucket`, `${def.name}_sum`, `${def.name}_count`];
+}
+
+/** Close code label: exact for 1000-1015, bucketed for 3000-3999 and 4000-4999, else "other". */
+export function closeCodeLabel(code: number): string {
+  if (code >= 1000 && code <= 1015) return String(code);
+  if (code >= 3000 && code <= 3999) return '3xxx';
+  if (code >= 4000 && code <= 4999) return '4xxx';
+  return 'other';
+}
+
+/** Status class label, e.g. 404 -> "4xx". */
+export function statusClass(status: number): string {
+  if (status >= 100 && status <= 599) return `${Math.floor(status / 100)}xx`;
+  return 'other';
+}

@@ -1,0 +1,188 @@
+/**
+ * The sidecar's Prometheus registry, built from the contract in definitions.ts.
+ *
+ * Counters on the relay's hot path (messages, bytes, pings) are plain numbers in `tally`, bumped
+ * once per chunk; prom-client reads them at scrape time. Gauges that describe live connections
+ * (active counts, send-buffer bytes) are computed at scrape time from the connection table.
+ * Everything else changes once per connection or per failure and goes to prom-client directly.
+ */
+import client from 'prom-client';
+import { type Direction, METRICS, type MetricDefinition, type Transport } from './definitions.js';
+
+/** Hot-path counters: plain fields, updated per chunk, exported at scrape time. */
+export class Tally {
+  wsMessagesSent = 0;
+  wsMessagesReceived = 0;
+  wsBytesSent = 0;
+  wsBytesReceived = 0;
+  pingsClientToServer = 0;
+  pingsServerToClient = 0;
+  pongsClientToServer = 0;
+  pongsServerToClient = 0;
+  sseEventsSent = 0;
+  sseBytesSent = 0;
+}
+
+/** What the registry needs to know about live connections at scrape time. */
+export interface LiveView {
+  activeByTransport(transport: Transport): number;
+  /** Largest and total bytes queued toward clients. */
+  sendBuffer(): { max: number; sum: number };
+}
+
+type AnyMetric = client.Counter<string> | client.Gauge<string> | client.Histogram<string>;
+
+/** A counter that mirrors a tally field: on scrape it adds what the field gained since the last scrape. */
+function mirror(
+  counter: client.Counter<string>,
+  read: () => number,
+  labels?: Record<string, string>,
+): () => void {
+  let seen = 0;
+  const child = labels ? counter.labels(labels) : counter;
+  return () => {
+    const now = read();
+    if (now > seen) child.inc(now - seen);
+    seen = now;
+  };
+}
+
+export class SidecarMetrics {
+  readonly registry = new client.Registry();
+  readonly tally = new Tally();
+
+  readonly handshakeDuration: client.Histogram<string>;
+  readonly handshakeFailures: client.Counter<string>;
+  readonly connectionsOpened: client.Counter<string>;
+  readonly closes: client.Counter<string>;
+  readonly connectionDuration: client.Histogram<string>;
+  readonly heartbeatMisses: client.Counter<string>;
+  readonly protocolErrors: client.Counter<string>;
+  readonly slowConsumerDisconnects: client.Counter<string>;
+  readonly sseStreamDuration: client.Histogram<string>;
+  readonly longpollResponses: client.Counter<string>;
+  readonly longpollWait: client.Histogram<string>;
+  readonly httpRequests: client.Counter<string>;
+  readonly clientErrors: client.Counter<string>;
+
+  private live: LiveView | null = null;
+  private readonly mirrors: Array<() => void> = [];
+
+  constructor(opts: { defaultMetrics?: boolean } = {}) {
+    const r = this.registry;
+    const t = this.tally;
+    const counter = (d: MetricDefinition) =>
+      new client.Counter({ name: d.name, help: d.help, labelNames: [...d.labels], registers: [r] });
+    const histogram = (d: MetricDefinition) =>
+      new client.Histogram({
+        name: d.name,
+        help: d.help,
+        labelNames: [...d.labels],
+        buckets: [...(d.buckets ?? [])],
+        registers: [r],
+      });
+    const scrapeGauge = (d: MetricDefinition, fill: (g: client.Gauge<string>) => void) =>
+      new client.Gauge({
+        name: d.name,
+        help: d.help,
+        labelNames: [...d.labels],
+        registers: [r],
+        collect() {
+          fill(this);
+        },
+      });
+
+    this.handshakeDuration = histogram(METRICS.handshakeDuration);
+    this.handshakeFailures = counter(METRICS.handshakeFailures);
+    this.connectionsOpened = counter(METRICS.connectionsOpened);
+    this.closes = counter(METRICS.closes);
+    this.connectionDuration = histogram(METRICS.connectionDuration);
+    this.heartbeatMisses = counter(METRICS.heartbeatMisses);
+    this.protocolErrors = counter(METRICS.protocolErrors);
+    this.slowConsumerDisconnects = counter(METRICS.slowConsumerDisconnects);
+    this.sseStreamDuration = histogram(METRICS.sseStreamDuration);
+    this.longpollResponses = counter(METRICS.longpollResponses);
+    this.longpollWait = histogram(METRICS.longpollWait);
+    this.httpRequests = counter(METRICS.httpRequests);
+    this.clientErrors = counter(METRICS.clientErrors);
+
+    // Counters mirrored from the tally. Their collect() runs on every scrape.
+    const mirrored = (d: MetricDefinition, fields: Array<[() => number, Record<string, string>?]>) => {
+      const c = new client.Counter({
+        name: d.name,
+        help: d.help,
+        labelNames: [...d.labels],
+        registers: [r],
+        collect: () => {
+          for (const m of syncs) m();
+        },
+      });
+      const syncs = fields.map(([read, labels]) => mirror(c, read, labels));
+      this.mirrors.push(...syncs);
+      return c;
+    };
+    const dir = (d: Direction) => ({ direction: d });
+    mirrored(METRICS.messagesSent, [[() => t.wsMessagesSent]]);
+    mirrored(METRICS.messagesReceived, [[() => t.wsMessagesReceived]]);
+    mirrored(METRICS.bytesSent, [[() => t.wsBytesSent]]);
+    mirrored(METRICS.bytesReceived, [[() => t.wsBytesReceived]]);
+    mirrored(METRICS.pings, [
+      [() => t.pingsClientToServer, dir('client_to_server')],
+      [() => t.pingsServerToClient, dir('server_to_client')],
+    ]);
+    mirrored(METRICS.pongs, [
+      [() => t.pongsClientToServer, dir('client_to_server')],
+      [() => t.pongsServerToClient, dir('server_to_client')],
+    ]);
+    mirrored(METRICS.sseEventsSent, [[() => t.sseEventsSent]]);
+    mirrored(METRICS.sseBytesSent, [[() => t.sseBytesSent]]);
+
+    // Gauges computed from the live connection table at scrape time.
+    const active = (tr: Transport) => this.live?.activeByTransport(tr) ?? 0;
+    scrapeGauge(METRICS.connectionsActive, (g) => g.set(active('websocket')));
+    scrapeGauge(METRICS.sseStreamsActive, (g) => g.set(active('sse')));
+    scrapeGauge(METRICS.longpollActive, (g) => g.set(active('longpoll')));
+    scrapeGauge(METRICS.realtimeActive, (g) => {
+      for (const tr of ['websocket', 'sse', 'longpoll'] as const) g.labels(tr).set(active(tr));
+    });
+    scrapeGauge(METRICS.sendBuffer, (g) => {
+      const b = this.live?.sendBuffer() ?? { max: 0, sum: 0 };
+      g.labels('max').set(b.max);
+      g.labels('sum').set(b.sum);
+    });
+
+    if (opts.defaultMetrics !== false) client.collectDefaultMetrics({ register: r });
+  }
+
+  attach(live: LiveView): void {
+    this.live = live;
+  }
+
+  /** Brings every tally-mirrored counter up to date (scrapes do this by themselves). */
+  sync(): void {
+    for (const m of this.mirrors) m();
+  }
+
+  /** The text exposition, as served at /metrics. */
+  async exposition(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  /** Current value of one series, for tests and the live page: sums the series matching `labels`. */
+  async value(name: string, labels: Record<string, string> = {}): Promise<number> {
+    const metric = this.registry.getSingleMetric(name) as AnyMetric | undefined;
+    if (!metric) throw new Error(`no metric named ${name}`);
+    const data = await metric.get();
+    let sum = 0;
+    for (const v of data.values) {
+      const vl = v.labels as Record<string, string | number>;
+      if (Object.entries(labels).every(([k, want]) => String(vl[k]) === want)) {
+        // For a histogram, count observations: only its _count series.
+        const series = (v as { metricName?: string }).metricName;
+        if (series && series !== name && !series.endsWith('_count')) continue;
+        sum += v.value;
+      }
+    }
+    return sum;
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * A running sidecar: the proxy listener (HTTP, SSE, long-poll and WebSocket upgrades), the admin
+ * server, and graceful shutdown. `startSidecar()` is what the CLI, the lab and the tests call.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createAdminServer, type AdminRoute } from './admin/server.js';
+import type { SidecarConfig } from './config/sidecar-options.js';
+import { createContext, type SidecarContext } from './context.js';
+import { createClientErrorHandler } from './http/client-errors.js';
+import { createHttpHandler } from './http/forward.js';
+import type { SidecarMetrics } from './metrics/registry.js';
+import type { UpgradeChecks } from './policy/types.js';
+import type { CloseLogger } from './telemetry/close-log.js';
+import { createUpgradeHandler } from './ws/upgrade.js';
+
+export interface SidecarOptions {
+  metrics?: SidecarMetrics;
+  log?: CloseLogger;
+  checks?: UpgradeChecks | null;
+  adminRoutes?: AdminRoute[];
+}
+
+export interface Sidecar {
+  readonly ctx: SidecarContext;
+  /** http://host:port of the proxy listener. */
+  readonly url: string;
+  readonly port: number;
+  /** http://host:port of the admin server, or null when it is off. */
+  readonly adminUrl: string | null;
+  /**
+   * Graceful stop: stop accepting, send 1001 to both sides of every WebSocket, end HTTP
+   * streams, wait for them to close (at most the drain timeout), then close the listeners.
+   */
+  shutdown(): Promise<void>;
+  /** Immediate stop, for tests: cut every connection. */
+  close(): Promise<void>;
+}
+
+function listen(server: http.Server, host: string, port: number): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.removeListener('error', reject);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+function hostForUrl(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+export async function startSidecar(config: SidecarConfig, opts: SidecarOptions = {}): Promise<Sidecar> {
+  const ctx = createContext(config, { metrics: opts.metrics, log: opts.log });
+  ctx.checks = opts.checks ?? null;
+
+  const tickEvery = [
+    config.heartbeatInterval > 0 ? config.heartbeatInterval / 10 : Number.POSITIVE_INFINITY,
+    config.pongTimeout / 10,
+    config.slowConsumer ? config.slowConsumerGrace / 10 : Number.POSITIVE_INFINITY,
+    config.maxConnectionAge > 0 ? 1000 : Number.POSITIVE_INFINITY,
+    1000,
+  ];
+  ctx.table.requestTick(Math.min(...tickEvery));
+
+  const server = http.createServer({
+    headersTimeout: config.requestTimeout,
+    requestTimeout: 0,
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(config.requestTimeout / 4))),
+    keepAliveTimeout: 5000,
+  });
+  server.on('request', createHttpHandler(ctx));
+  server.on('upgrade', createUpgradeHandler(ctx));
+  server.on('clientError', createClientErrorHandler(ctx.metrics));
+
+  const addr = await listen(server, config.listen.host, config.listen.port);
+  let admin: http.Server | null = null;
+  let adminAddr: AddressInfo | null = null;
+  if (config.admin) {
+    admin = createAdminServer(ctx, opts.adminRoutes);
+    try {
+      adminAddr = await listen(admin, config.admin.host, config.admin.port);
+    } catch (err) {
+      server.close();
+      throw err;
+    }
+  }
+
+  let stopping: Promise<void> | null = null;
+  const closeListeners = async () => {
+    ctx.table.stop();
+    server.closeAllConnections();
+    await Promise.all([
+      new Promise<void>((r) => server.close(() => r())),
+      admin
+        ? new Promise<void>((r) => {
+            admin!.closeAllConnections();
+            admin!.close(() => r());
+          })
+        : Promise.resolve(),
+    ]);
+  };
+
+  return {
+    ctx,
+    url: `http://${hostForUrl(addr.address)}:${addr.port}`,
+    port: addr.port,
+    adminUrl: adminAddr ? `http://${hostForUrl(adminAddr.address)}:${adminAddr.port}` : null,
+    shutdown() {
+      stopping ??= (async () => {
+        server.close();
+        server.closeIdleConnections();
+        const live = [...ctx.table.connections()];
+        for (const c of live) c.shutdown(1001, 'shutdown');
+        const all = Promise.all(live.map((c) => c.done));
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<void>((r) => {
+          timer = setTimeout(r, config.drainTimeout + 250);
+        });
+        await Promise.race([all, timeout]);
+        clearTimeout(timer);
+        await closeListeners();
+      })();
+      return stopping;
+    },
+    async close() {
+      for (const c of [...ctx.table.connections()]) c.shutdown(1001, 'shutdown');
+      await closeListeners();
+    },
+  };
+}

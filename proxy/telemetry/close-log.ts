@@ -1,0 +1,31 @@
+/** The JSON line written to stdout for every closed connection. */
+import type { CloseInitiator, Transport } from '../metrics/definitions.js';
+
+export interface CloseRecord {
+  ts: string;
+  event: 'connection_closed';
+  transport: Transport;
+  id: string;
+  client_id: string;
+  peer: string;
+  path: string;
+  close_code: number | null;
+  initiator: CloseInitiator | null;
+  reason: string;
+  duration_ms: number;
+  bytes_in: number;
+  bytes_out: number;
+  messages_in: number;
+  messages_out: number;
+  handshake_ms?: number;
+  status?: number;
+  trace_id?: string;
+}
+
+export type CloseLogger = (record: CloseRecord) => void;
+
+export function jsonLineLogger(write: (line: string) => void = (l) => process.stdout.write(l)): CloseLogger {
+  return (record) => write(`${JSON.stringify(record)}\n`);
+}
+
+export const silentLogger: CloseLogger = () => {};

@@ -1,0 +1,400 @@
+/**
+ * A relayed WebSocket connection after the 101: two pipes (client→backend, backend→client),
+ * the accounting of messages, bytes and pings, the sidecar's own actions (heartbeat, slow
+ * consumers, maximum age, shutdown) and, once both sockets are closed, the record of how it
+ * ended: the close metric, the JSON log line and the span.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
+import type { Span } from '@opentelemetry/api';
+import type { LiveConnection } from '../connections/live.js';
+import type { SidecarContext } from '../context.js';
+import { type CloseInitiator, closeCodeLabel } from '../metrics/definitions.js';
+import { endConnectionSpan } from '../telemetry/tracing.js';
+import { closeFrame, pingFrame } from './frames.js';
+import { Pipe, type PipeOwner } from './pipe.js';
+
+/** Liveness of one side for the sidecar's heartbeat. */
+interface Liveness {
+  seen: boolean;
+  lastSeen: number;
+  pingAt: number;
+  misses: number;
+}
+
+export interface WsConnectionInit {
+  id: string;
+  clientId: string;
+  peer: string;
+  path: string;
+  handshakeMs: number;
+  span: Span;
+  /** permessage-deflate was negotiated: RSV1 is legal in both directions. */
+  compressed: boolean;
+}
+
+export class WsConnection implements LiveConnection, PipeOwner {
+  readonly transport = 'websocket' as const;
+  readonly id: string;
+  readonly clientId: string;
+  readonly peer: string;
+  readonly path: string;
+  readonly startedAt = Date.now();
+  readonly done: Promise<void>;
+
+  private readonly t0 = performance.now();
+  private readonly c2s: Pipe;
+  private readonly s2c: Pipe;
+  private readonly span: Span;
+  private readonly handshakeMs: number;
+
+  private initiator: CloseInitiator | null = null;
+  private closeCode: number | null = null;
+  private reason = '';
+  private clientClosed = false;
+  private upstreamClosed = false;
+  private finished = false;
+  private resolveDone!: () => void;
+  private drainTimer: NodeJS.Timeout | null = null;
+  private brokenSeen = 0;
+  private closingByProxy = false;
+
+  // Passive heartbeat watch: when an end's ping is still unanswered (performance.now(), 0 = none).
+  private serverPingAt = 0;
+  private clientPingAt = 0;
+
+  // Active heartbeat (sidecar pings), per side.
+  private readonly token: Buffer | null;
+  private readonly clientLive: Liveness;
+  private readonly upstreamLive: Liveness | null;
+
+  private readonly ageDeadline: number;
+  private overLimitSince = 0;
+
+  constructor(
+    private readonly ctx: SidecarContext,
+    readonly client: Socket,
+    readonly upstream: Socket,
+    init: WsConnectionInit,
+  ) {
+    this.id = init.id;
+    this.clientId = init.clientId;
+    this.peer = init.peer;
+    this.path = init.path;
+    this.span = init.span;
+    this.handshakeMs = init.handshakeMs;
+    this.done = new Promise((r) => {
+      this.resolveDone = r;
+    });
+
+    const cfg = ctx.config;
+    this.c2s = new Pipe(client, upstream, true, this);
+    this.s2c = new Pipe(upstream, client, false, this);
+    this.c2s.scanner.allowRsv1 = init.compressed;
+    this.s2c.scanner.allowRsv1 = init.compressed;
+    if (cfg.slowConsumer) this.s2c.queueLimit = cfg.maxBufferBytes;
+
+    const now = this.t0;
+    this.token = cfg.heartbeatInterval > 0 ? Buffer.concat([Buffer.from('sl:'), randomBytes(9)]) : null;
+    this.clientLive = { seen: false, lastSeen: now, pingAt: 0, misses: 0 };
+    this.upstreamLive = cfg.heartbeatInterval > 0 && cfg.heartbeatUpstream ? { ...this.clientLive } : null;
+    this.ageDeadline =
+      cfg.maxConnectionAge > 0
+        ? now + cfg.maxConnectionAge * (1 - Math.random() * cfg.maxConnectionAgeJitter)
+        : Number.POSITIVE_INFINITY;
+
+    client.on('end', () => this.onEnd(true));
+    upstream.on('end', () => this.onEnd(false));
+    client.on('error', (err) => this.onError(true, err));
+    upstream.on('error', (err) => this.onError(false, err));
+    client.on('close', () => this.onClose(true));
+    upstream.on('close', () => this.onClose(false));
+  }
+
+  // ---- LiveConnection ----
+  bytesIn(): number {
+    return this.c2s.bytes;
+  }
+  bytesOut(): number {
+    return this.s2c.bytes;
+  }
+  messagesIn(): number {
+    return this.c2s.scanner.messages;
+  }
+  messagesOut(): number {
+    return this.s2c.scanner.messages;
+  }
+  bufferedBytes(): number {
+    return this.client.writableLength;
+  }
+
+  /** Relays the bytes that came with the upgrade request and with the 101. */
+  start(clientHead: Buffer, upstreamHead: Buffer): void {
+    this.c2s.feed(clientHead);
+    this.s2c.feed(upstreamHead);
+    this.client.setNoDelay(true);
+    this.upstream.setNoDelay(true);
+  }
+
+  // ---- PipeOwner: per-chunk accounting ----
+  onChunk(
+    pipe: Pipe,
+    bytes: number,
+    messages: number,
+    pings: number,
+    pongs: number,
+    closeSeen: boolean,
+  ): void {
+    const t = this.ctx.metrics.tally;
+    if (pipe.fromClient) {
+      t.wsBytesReceived += bytes;
+      t.wsMessagesReceived += messages;
+      this.clientLive.seen = true;
+      if (pings !== 0) {
+        t.pingsClientToServer += pings;
+        if (this.clientPingAt === 0) this.clientPingAt = performance.now();
+      }
+      if (pongs !== 0) {
+        t.pongsClientToServer += pongs;
+        this.serverPingAt = 0;
+      }
+    } else {
+      t.wsBytesSent += bytes;
+      t.wsMessagesSent += messages;
+      if (this.upstreamLive) this.upstreamLive.seen = true;
+      if (pings !== 0) {
+        t.pingsServerToClient += pings;
+        if (this.serverPingAt === 0) this.serverPingAt = performance.now();
+      }
+      if (pongs !== 0) {
+        t.pongsServerToClient += pongs;
+        this.clientPingAt = 0;
+      }
+    }
+    if (closeSeen) this.onCloseFrame(pipe);
+    if (pipe.scanner.broken && (this.brokenSeen & (pipe.fromClient ? 1 : 2)) === 0) {
+      this.brokenSeen |= pipe.fromClient ? 1 : 2;
+      this.ctx.metrics.protocolErrors.labels(pipe.fromClient ? 'client_to_server' : 'server_to_client').inc();
+    }
+  }
+
+  onOwnPong(pipe: Pipe): void {
+    const live = pipe.fromClient ? this.clientLive : this.upstreamLive;
+    if (live) {
+      live.pingAt = 0;
+      live.misses = 0;
+    }
+    pipe.scanner.matchToken = null;
+  }
+
+  onQueued(pipe: Pipe, delta: number): void {
+    if (!pipe.fromClient) this.ctx.budget.change(pipe, delta);
+  }
+
+  private onCloseFrame(pipe: Pipe): void {
+    if (pipe.scanner.closes !== 1) return;
+    if (this.initiator === null) {
+      this.initiator = pipe.fromClient ? 'client' : 'server';
+      this.closeCode = pipe.scanner.closeCode;
+      this.reason = pipe.fromClient ? 'client_close' : 'server_close';
+    }
+    // During a close the sidecar started, an end's answering close frame means that end is done:
+    // we end its socket, as the server side of the client and as a client of the backend.
+    if (this.closingByProxy) {
+      const sock = pipe.fromClient ? this.client : this.upstream;
+      sock.end();
+    }
+  }
+
+  // ---- periodic work (one shared timer for all connections) ----
+  tick(now: number): void {
+    if (this.finished || this.closingByProxy) return;
+    const cfg = this.ctx.config;
+    if (this.serverPingAt !== 0 && now - this.serverPingAt >= cfg.pongTimeout) {
+      this.serverPingAt = 0;
+      this.ctx.metrics.heartbeatMisses.labels('client').inc();
+    }
+    if (this.clientPingAt !== 0 && now - this.clientPingAt >= cfg.pongTimeout) {
+      this.clientPingAt = 0;
+      this.ctx.metrics.heartbeatMisses.labels('server').inc();
+    }
+    if (this.token !== null) {
+      if (this.heartbeat(now, this.clientLive, this.c2s, this.s2c, 'client')) return;
+      if (this.upstreamLive && this.heartbeat(now, this.upstreamLive, this.s2c, this.c2s, 'server')) return;
+    }
+    if (cfg.slowConsumer) {
+      if (this.client.writableLength > cfg.maxBufferBytes) {
+        if (this.overLimitSince === 0) this.overLimitSince = now;
+        else if (now - this.overLimitSince >= cfg.slowConsumerGrace) {
+          this.ctx.metrics.slowConsumerDisconnects.inc();
+          this.closeByProxy(1008, 'slow_consumer', 'client_slow');
+          return;
+        }
+      } else {
+        this.overLimitSince = 0;
+      }
+    }
+    if (now >= this.ageDeadline) this.closeByProxy(1001, 'max_connection_age');
+  }
+
+  /**
+   * One side's heartbeat: ping once it has been quiet for the interval; count a miss for each
+   * interval a ping stays unanswered; after `heartbeatMisses` misses, terminate that side.
+   * `from` carries the side's bytes (and its pongs); `to` carries our pings to it.
+   */
+  private heartbeat(now: number, live: Liveness, from: Pipe, to: Pipe, peer: 'client' | 'server'): boolean {
+    const cfg = this.ctx.config;
+    if (live.seen) {
+      live.seen = false;
+      live.lastSeen = now;
+      live.pingAt = 0;
+      live.misses = 0;
+      from.scanner.matchToken = null;
+      return false;
+    }
+    if (live.pingAt === 0) {
+      if (now - live.lastSeen >= cfg.heartbeatInterval) this.sendPing(live, from, to, now);
+      return false;
+    }
+    if (now - live.pingAt < cfg.heartbeatInterval) return false;
+    live.misses++;
+    this.ctx.metrics.heartbeatMisses.labels(peer).inc();
+    if (live.misses >= cfg.heartbeatMisses) {
+      this.closeByProxy(cfg.heartbeatCloseCode, 'heartbeat_timeout', peer === 'client' ? 'client' : 'server');
+      return true;
+    }
+    this.sendPing(live, from, to, now);
+    return false;
+  }
+
+  private sendPing(live: Liveness, from: Pipe, to: Pipe, now: number): void {
+    from.scanner.matchToken = this.token;
+    // Toward the backend the sidecar speaks as a client, so its frames are masked.
+    to.inject(pingFrame(this.token!, to.fromClient));
+    live.pingAt = now;
+  }
+
+  // ---- closing ----
+
+  /** Closes both sides: stop accepting bytes and let the connection drain (SIGTERM). */
+  shutdown(code: number, reason: string): void {
+    this.closeByProxy(code, reason);
+  }
+
+  /**
+   * A close the sidecar decides. A dead side is cut at once; each live side gets a close frame
+   * (between frames) and may answer it; whatever remains after the drain timeout is cut.
+   */
+  closeByProxy(code: number, reason: string, dead?: 'client' | 'server' | 'client_slow'): void {
+    if (this.finished || this.closingByProxy) return;
+    this.closingByProxy = true;
+    if (this.initiator === null) {
+      this.initiator = 'proxy';
+      this.closeCode = code;
+      this.reason = reason;
+    }
+    this.span.addEvent('proxy_close', { code, reason });
+    if (dead === 'client') this.client.destroy();
+    else if (!this.s2c.inject(closeFrame(code, reason, false), true)) this.client.destroy();
+    if (dead === 'server') this.upstream.destroy();
+    else if (!this.c2s.inject(closeFrame(code, reason, true), true)) this.upstream.destroy();
+    if (dead === 'client_slow') {
+      // A slow client may never read its close frame; give it a moment, then cut it.
+      this.client.end();
+      setTimeout(() => this.client.destroy(), 1000).unref();
+    }
+    this.armDrainTimer();
+  }
+
+  private armDrainTimer(): void {
+    if (this.drainTimer) return;
+    this.drainTimer = setTimeout(() => {
+      this.client.destroy();
+      this.upstream.destroy();
+    }, this.ctx.config.drainTimeout);
+    this.drainTimer.unref();
+  }
+
+  private onEnd(fromClient: boolean): void {
+    // TCP FIN without a close frame before it: an abnormal close (1006) by that side.
+    if (this.initiator === null) {
+      this.initiator = fromClient ? 'client' : 'server';
+      this.closeCode = 1006;
+      this.reason = fromClient ? 'client_disconnect' : 'server_disconnect';
+    }
+    const other = fromClient ? this.upstream : this.client;
+    if (!other.destroyed) other.end();
+    this.armDrainTimer();
+  }
+
+  private onError(fromClient: boolean, err: NodeJS.ErrnoException): void {
+    if (this.initiator === null) {
+      this.initiator = fromClient ? 'client' : 'server';
+      this.closeCode = 1006;
+      this.reason = `${fromClient ? 'client' : 'server'}_error:${err.code ?? 'unknown'}`;
+    }
+    const other = fromClient ? this.upstream : this.client;
+    other.destroy();
+  }
+
+  private onClose(fromClient: boolean): void {
+    if (fromClient) this.clientClosed = true;
+    else this.upstreamClosed = true;
+    if (this.initiator === null) {
+      this.initiator = fromClient ? 'client' : 'server';
+      this.closeCode = 1006;
+      this.reason = fromClient ? 'client_disconnect' : 'server_disconnect';
+    }
+    if (this.clientClosed && this.upstreamClosed) {
+      this.finish();
+      return;
+    }
+    const other = fromClient ? this.upstream : this.client;
+    if (!other.destroyed) other.end();
+    this.armDrainTimer();
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.drainTimer) clearTimeout(this.drainTimer);
+    const { metrics, table, log } = this.ctx;
+    this.ctx.budget.forget(this.s2c);
+    table.remove(this);
+    const code = this.closeCode ?? 1006;
+    const initiator = this.initiator ?? 'server';
+    const durationMs = performance.now() - this.t0;
+    metrics.closes.labels(closeCodeLabel(code), initiator).inc();
+    metrics.connectionDuration.observe(durationMs / 1000);
+    const spanCtx = this.span.spanContext();
+    log({
+      ts: new Date().toISOString(),
+      event: 'connection_closed',
+      transport: 'websocket',
+      id: this.id,
+      client_id: this.clientId,
+      peer: this.peer,
+      path: this.path,
+      close_code: code,
+      initiator,
+      reason: this.reason || 'unknown',
+      duration_ms: Math.round(durationMs),
+      bytes_in: this.c2s.bytes,
+      bytes_out: this.s2c.bytes,
+      messages_in: this.c2s.scanner.messages,
+      messages_out: this.s2c.scanner.messages,
+      handshake_ms: Math.round(this.handshakeMs * 100) / 100,
+      ...(this.span.isRecording() ? { trace_id: spanCtx.traceId } : {}),
+    });
+    endConnectionSpan(this.span, {
+      code,
+      initiator,
+      reason: this.reason,
+      bytesIn: this.c2s.bytes,
+      bytesOut: this.s2c.bytes,
+      messagesIn: this.c2s.scanner.messages,
+      messagesOut: this.s2c.scanner.messages,
+    });
+    this.resolveDone();
+  }
+}

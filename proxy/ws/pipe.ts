@@ -1,0 +1,200 @@
+/**
+ * One direction of a relayed WebSocket: reads chunks from `src`, scans their frame headers and
+ * writes them unchanged to `dst`, with TCP back-pressure.
+ *
+ * The common path writes each chunk whole and allocates nothing. A slower, frame-by-frame path
+ * runs only while the sidecar has something of its own to do in this direction:
+ * - insert a control frame (heartbeat ping, close) — only ever between two frames;
+ * - drop the pongs that answer the sidecar's own pings (recognised by their payload);
+ * - after the sidecar sent its close frame, drop what follows (the stream is sealed).
+ */
+import type { Socket } from 'node:net';
+import { FrameScanner } from './frame-scanner.js';
+
+export interface PipeOwner {
+  /** Called after every chunk with what the scanner saw in it. */
+  onChunk(
+    pipe: Pipe,
+    bytes: number,
+    messages: number,
+    pings: number,
+    pongs: number,
+    closeSeen: boolean,
+  ): void;
+  /** A pong answering the sidecar's ping was taken out of the stream. */
+  onOwnPong(pipe: Pipe): void;
+  /** Bytes queued toward `dst` changed (for the global send-buffer bound). */
+  onQueued?(pipe: Pipe, delta: number): void;
+}
+
+export class Pipe {
+  readonly scanner = new FrameScanner();
+  /** Bytes read from src. */
+  bytes = 0;
+  /** When set, the pipe pauses src once this many bytes are queued toward dst (instead of at the socket's high-water mark). */
+  queueLimit = 0;
+  /** Set when the owner should also pause (a global bound was hit). */
+  externalPause = false;
+  /** After the sidecar's own close frame went out, bytes from src are scanned but not written. */
+  sealed = false;
+
+  private pending: Buffer[] | null = null;
+  private sealAfterPending = false;
+  private stash: Buffer | null = null;
+  private waitingDrain = false;
+  private queued = 0;
+
+  constructor(
+    readonly src: Socket,
+    readonly dst: Socket,
+    readonly fromClient: boolean,
+    private readonly owner: PipeOwner,
+  ) {
+    src.on('data', this.onData);
+    dst.on('drain', this.onDrain);
+  }
+
+  /** Bytes waiting in user space toward dst. */
+  get queuedBytes(): number {
+    return this.dst.writableLength;
+  }
+
+  /** Whether src is paused for back-pressure. */
+  get paused(): boolean {
+    return this.waitingDrain;
+  }
+
+  /** Feeds bytes that arrived before the pipe existed (the upgrade's `head`). */
+  feed(chunk: Buffer): void {
+    if (chunk.length > 0) this.onData(chunk);
+  }
+
+  /**
+   * Sends `frame` to dst at the next frame boundary of this direction (at once if the stream is
+   * between frames). With `seal`, nothing from src is forwarded after it. Returns false when the
+   * frame can't be placed safely: the stream is already sealed or no longer parseable.
+   */
+  inject(frame: Buffer, seal = false): boolean {
+    if (this.sealed || this.sealAfterPending || this.scanner.broken || this.dst.destroyed) return false;
+    if (this.pending === null && this.stash === null && this.scanner.atBoundary) {
+      this.write(frame);
+      if (seal) this.sealed = true;
+      return true;
+    }
+    if (this.pending === null) this.pending = [];
+    this.pending.push(frame);
+    if (seal) this.sealAfterPending = true;
+    // A paused source would never reach the boundary; let it flow until the frame ends.
+    if (this.waitingDrain) this.src.resume();
+    return true;
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    const s = this.scanner;
+    const m0 = s.messages;
+    const p0 = s.pings;
+    const q0 = s.pongs;
+    const c0 = s.closes;
+    const n = chunk.length;
+    this.bytes += n;
+    if (this.sealed) {
+      if (!s.broken) s.push(chunk);
+    } else if (this.pending === null && this.stash === null && s.matchToken === null) {
+      if (!s.broken) s.push(chunk);
+      this.write(chunk);
+    } else {
+      this.filtered(chunk);
+    }
+    this.owner.onChunk(this, n, s.messages - m0, s.pings - p0, s.pongs - q0, s.closes !== c0);
+  };
+
+  private readonly onDrain = (): void => {
+    this.trackQueued();
+    if (this.waitingDrain && !this.externalPause) {
+      this.waitingDrain = false;
+      this.src.resume();
+    }
+  };
+
+  /** Resumes src after an external pause, unless dst still needs to drain. */
+  release(): void {
+    this.externalPause = false;
+    if (this.waitingDrain && this.dst.writableLength === 0) {
+      this.waitingDrain = false;
+      this.src.resume();
+    }
+  }
+
+  private write(buf: Buffer): void {
+    if (this.dst.destroyed) return;
+    const ok = this.dst.write(buf);
+    this.trackQueued();
+    const over = this.queueLimit > 0 ? this.dst.writableLength > this.queueLimit : !ok;
+    if ((over || this.externalPause) && !this.waitingDrain && this.pending === null) {
+      this.waitingDrain = true;
+      this.src.pause();
+    }
+  }
+
+  private trackQueued(): void {
+    const q = this.dst.writableLength;
+    if (q !== this.queued && this.owner.onQueued) {
+      this.owner.onQueued(this, q - this.queued);
+    }
+    this.queued = q;
+  }
+
+  /** Frame-by-frame relay: inserts pending frames at boundaries and drops the sidecar's own pongs. */
+  private filtered(input: Buffer): void {
+    let chunk = input;
+    if (this.stash !== null) {
+      chunk = Buffer.concat([this.stash, input]);
+      this.stash = null;
+    }
+    const s = this.scanner;
+    const end = chunk.length;
+    let pos = 0;
+    let from = 0;
+    while (pos < end && !s.broken) {
+      const frameStart = pos;
+      const startedAtBoundary = s.atBoundary;
+      pos = s.step(chunk, pos, end);
+      if (s.atBoundary) {
+        if (s.lastPongMatched && startedAtBoundary) {
+          if (frameStart > from) this.write(chunk.subarray(from, frameStart));
+          from = pos;
+          s.lastPongMatched = false;
+          this.owner.onOwnPong(this);
+        }
+        if (this.pending !== null) {
+          if (pos > from) this.write(chunk.subarray(from, pos));
+          from = pos;
+          this.flushPending();
+          if (this.sealed) break;
+        }
+      } else if (pos === end && startedAtBoundary && s.matchToken !== null && s.pongCandidate) {
+        // A pong that may answer our ping is split across chunks: hold its bytes back and scan
+        // them again with the next chunk, so it can still be dropped whole.
+        if (frameStart > from) this.write(chunk.subarray(from, frameStart));
+        this.stash = Buffer.from(chunk.subarray(frameStart, end));
+        s.rewindFrame();
+        return;
+      }
+    }
+    if (this.sealed) {
+      if (pos < end && !s.broken) s.push(chunk.subarray(pos));
+      return;
+    }
+    if (from < end) this.write(from === 0 ? chunk : chunk.subarray(from));
+  }
+
+  private flushPending(): void {
+    const frames = this.pending!;
+    this.pending = null;
+    for (const f of frames) this.write(f);
+    if (this.sealAfterPending) {
+      this.sealAfterPending = false;
+      this.sealed = true;
+    }
+  }
+}

@@ -1,0 +1,239 @@
+/**
+ * The sidecar's own upgrade handler. For each WebSocket upgrade request it:
+ * 1. runs the configured checks (origin, auth, limits) before anything reaches the backend;
+ * 2. forwards the request to the target with its Sec-WebSocket-* headers unchanged, plus
+ *    X-Forwarded-*, the client id and trace context;
+ * 3. relays the target's answer: a 101 (and any bytes after it) starts the relay; any other
+ *    answer is relayed as it came, and counted as reason=upstream_rejected;
+ * 4. answers 502 (upstream_unavailable) or 504 (timeout) itself when the target fails.
+ */
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import net, { type Socket } from 'node:net';
+import tls from 'node:tls';
+import type { SidecarContext } from '../context.js';
+import { forwardedRawHeaders, isWebSocketUpgrade } from '../http/forwarded.js';
+import { rawHead, writeRawError } from '../http/raw-response.js';
+import { type HandshakeFailureReason, statusClass } from '../metrics/definitions.js';
+import { resolveClientId } from '../telemetry/client-id.js';
+import { redactTarget } from '../telemetry/redact.js';
+import { endConnectionSpan, injectTraceHeaders, startConnectionSpan } from '../telemetry/tracing.js';
+import { WsConnection } from './connection.js';
+
+const noop = () => {};
+
+export function createUpgradeHandler(ctx: SidecarContext) {
+  return (req: IncomingMessage, socket: Socket, head: Buffer): void => {
+    // Listen for errors before anything asynchronous happens: a client reset while we wait for
+    // the backend must not crash the process.
+    socket.on('error', noop);
+    handleUpgrade(ctx, req, socket, head).catch((err) => {
+      socket.destroy();
+      process.stderr.write(`socketlens: upgrade handler failed: ${(err as Error).stack ?? err}\n`);
+    });
+  };
+}
+
+async function handleUpgrade(
+  ctx: SidecarContext,
+  req: IncomingMessage,
+  socket: Socket,
+  head: Buffer,
+): Promise<void> {
+  const t0 = performance.now();
+  const { config, metrics } = ctx;
+  const path = redactTarget(req.url ?? '/', ctx.redact);
+  const peer = socket.remoteAddress ?? '';
+  const fail = (reason: HandshakeFailureReason, status: number, detail: string, cls = '') => {
+    metrics.handshakeFailures.labels(reason, cls).inc();
+    ctx.log({
+      ts: new Date().toISOString(),
+      event: 'connection_closed',
+      transport: 'websocket',
+      id: ctx.nextId(),
+      client_id: '',
+      peer,
+      path,
+      close_code: null,
+      initiator: null,
+      reason: detail ? `${reason}:${detail}` : reason,
+      duration_ms: Math.round(performance.now() - t0),
+      bytes_in: 0,
+      bytes_out: 0,
+      messages_in: 0,
+      messages_out: 0,
+      status,
+    });
+  };
+
+  if (!isWebSocketUpgrade(req) || req.method !== 'GET') {
+    fail('bad_request', 400, `upgrade:${String(req.headers.upgrade ?? '')}`);
+    writeRawError(
+      socket,
+      400,
+      'socketlens: only WebSocket upgrades (GET with Upgrade: websocket) are proxied',
+    );
+    return;
+  }
+
+  let clientId: string | null = null;
+  let release: (() => void) | undefined;
+  if (ctx.checks) {
+    const verdict = await ctx.checks.check(req);
+    if (!verdict.ok) {
+      fail(verdict.reason, verdict.status, '');
+      writeRawError(socket, verdict.status, verdict.message, verdict.headers);
+      return;
+    }
+    if (verdict.principal) clientId = verdict.principal;
+    release = verdict.release;
+  }
+  if (socket.destroyed) {
+    release?.();
+    return;
+  }
+  clientId ??= resolveClientId(req, config.clientIdHeader, config.clientIdQuery);
+
+  const span = startConnectionSpan('websocket', path, peer, clientId);
+  const extra: Record<string, string> = { [config.clientIdHeader]: clientId };
+  injectTraceHeaders(span, extra);
+  const target = config.target;
+  const secure = target.protocol === 'https:';
+  const upReq = (secure ? https : http).request({
+    host: target.hostname.replace(/^\[|\]$/g, ''),
+    port: target.port || (secure ? 443 : 80),
+    method: 'GET',
+    path: req.url,
+    headers: forwardedRawHeaders(req, extra) as unknown as http.OutgoingHttpHeaders,
+    setHost: false,
+    agent: false,
+    // Half-open TCP is passed through as it is: a FIN from one end is relayed as a FIN.
+    createConnection: (opts: net.NetConnectOpts & tls.ConnectionOptions) =>
+      secure ? tls.connect(opts) : net.connect({ ...opts, allowHalfOpen: true }),
+  } as http.RequestOptions);
+
+  let settled = false;
+  const settle = () => {
+    if (settled) return false;
+    settled = true;
+    clearTimeout(timer);
+    socket.removeListener('close', onClientGone);
+    return true;
+  };
+  const timer = setTimeout(() => {
+    if (!settle()) return;
+    upReq.destroy();
+    release?.();
+    fail('timeout', 504, 'backend did not answer the upgrade');
+    span.addEvent('handshake_failed', { reason: 'timeout' });
+    endConnectionSpan(span, {
+      code: null,
+      initiator: null,
+      reason: 'timeout',
+      bytesIn: 0,
+      bytesOut: 0,
+      messagesIn: 0,
+      messagesOut: 0,
+    });
+    writeRawError(socket, 504, 'socketlens: the backend did not answer the upgrade in time');
+  }, config.handshakeTimeout);
+  const onClientGone = () => {
+    if (!settle()) return;
+    upReq.destroy();
+    release?.();
+    span.end();
+  };
+  socket.once('close', onClientGone);
+
+  upReq.on('upgrade', (res: IncomingMessage, upSocket: Socket, upHead: Buffer) => {
+    if (!settle()) {
+      upSocket.destroy();
+      return;
+    }
+    if (socket.destroyed) {
+      upSocket.destroy();
+      release?.();
+      span.end();
+      return;
+    }
+    socket.write(rawHead(res.statusCode ?? 101, res.statusMessage, res.rawHeaders));
+    const handshakeMs = performance.now() - t0;
+    metrics.handshakeDuration.observe(handshakeMs);
+    metrics.connectionsOpened.inc();
+    span.addEvent('handshake', { 'socketlens.handshake_ms': handshakeMs });
+    const ext = res.headers['sec-websocket-extensions'];
+    const conn = new WsConnection(ctx, socket, upSocket, {
+      id: ctx.nextId(),
+      clientId: clientId!,
+      peer,
+      path,
+      handshakeMs,
+      span,
+      compressed: typeof ext === 'string' && /permessage-deflate/i.test(ext),
+    });
+    socket.removeListener('error', noop);
+    ctx.table.add(conn);
+    if (release) conn.done.then(release);
+    conn.start(head, upHead);
+  });
+
+  upReq.on('response', (res: IncomingMessage) => {
+    if (!settle()) {
+      res.destroy();
+      return;
+    }
+    release?.();
+    const status = res.statusCode ?? 0;
+    fail('upstream_rejected', status, String(status), statusClass(status));
+    span.addEvent('handshake_failed', { reason: 'upstream_rejected', status });
+    endConnectionSpan(span, {
+      code: null,
+      initiator: null,
+      reason: 'upstream_rejected',
+      bytesIn: 0,
+      bytesOut: 0,
+      messagesIn: 0,
+      messagesOut: 0,
+    });
+    relayResponse(res, socket);
+  });
+
+  upReq.on('error', (err: NodeJS.ErrnoException) => {
+    if (!settle()) return;
+    release?.();
+    fail('upstream_unavailable', 502, err.code ?? err.message);
+    span.addEvent('handshake_failed', { reason: 'upstream_unavailable' });
+    endConnectionSpan(span, {
+      code: null,
+      initiator: null,
+      reason: 'upstream_unavailable',
+      bytesIn: 0,
+      bytesOut: 0,
+      messagesIn: 0,
+      messagesOut: 0,
+    });
+    writeRawError(socket, 502, `socketlens: the backend is unavailable (${err.code ?? err.message})`);
+  });
+
+  upReq.end();
+}
+
+/**
+ * Relays a non-101 answer to an upgrade request as the backend sent it: status line, headers
+ * in their order and case, and the body (re-chunked when it came chunked). Then closes.
+ */
+function relayResponse(res: IncomingMessage, socket: Socket): void {
+  socket.write(rawHead(res.statusCode ?? 502, res.statusMessage, res.rawHeaders));
+  const chunked = /chunked/i.test(String(res.headers['transfer-encoding'] ?? ''));
+  res.on('data', (chunk: Buffer) => {
+    if (chunked) socket.write(`${chunk.length.toString(16)}\r\n`);
+    socket.write(chunk);
+    if (chunked) socket.write('\r\n');
+  });
+  res.on('end', () => {
+    if (chunked) socket.end('0\r\n\r\n');
+    else socket.end();
+  });
+  res.on('error', () => socket.destroy());
+  socket.on('close', () => res.destroy());
+}
