@@ -60,13 +60,13 @@ export interface RawPeer {
  * given) and then records the bytes it receives.
  */
 export async function startRawBackend(
-  opts: { answer?: (head: string) => string | null; extension?: string; afterHead?: Buffer } = {},
+  opts: { answer?: (head: string) => string | null; extension?: string; afterHead?: Buffer; halfOpen?: boolean } = {},
 ): Promise<RawBackend> {
   const heads: string[] = [];
   const queue: RawPeer[] = [];
   const waiting: Array<(p: RawPeer) => void> = [];
   const sockets = new Set<net.Socket>();
-  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+  const server = net.createServer({ allowHalfOpen: opts.halfOpen ?? false }, (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => {});
@@ -122,11 +122,13 @@ export async function rawUpgrade(
   port: number,
   path = '/ws',
   extraHeaders: Record<string, string> = {},
-  opts: { upgradeHeader?: boolean } = {},
+  opts: { upgradeHeader?: boolean; halfOpen?: boolean } = {},
 ): Promise<{ socket: net.Socket; head: string; recv: Recorder; status: number }> {
   const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
   await once(socket, 'connect');
   socket.on('error', () => {});
+  // Like a browser: when the server closes, close too (unless the test wants a half-open socket).
+  if (!opts.halfOpen) socket.on('end', () => socket.end());
   let req = `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n`;
   if (opts.upgradeHeader !== false) req += 'Upgrade: websocket\r\nConnection: Upgrade\r\n';
   req += `Sec-WebSocket-Key: ${TEST_KEY}\r\nSec-WebSocket-Version: 13\r\n`;

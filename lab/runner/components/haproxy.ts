@@ -1,0 +1,94 @@
+/**
+ * The idle-timeout hop: a real HAProxy standing in for an AWS ALB, rendered from
+ * lab/configs/haproxy/idle-hop.cfg.template (shared with docker-compose).
+ *
+ * A connection that moves no data for `idleTimeoutMs` is cut, before or after a WebSocket
+ * upgrade; traffic in either direction (pings too) keeps it alive. `restart()` drops every
+ * connection at once — what the reconnect-storm drill needs.
+ *
+ *   const hop = await startHaproxy({ upstream: '127.0.0.1:8080', idleTimeoutMs: 1500 });
+ *   // ws://127.0.0.1:${hop.port}/ws ...
+ *   await hop.restart();
+ *   await hop.stop();
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { findBinary } from '../binaries.js';
+import { configPath } from '../paths.js';
+import { freePort, retryOnPortClash } from '../ports.js';
+import { startProcess } from '../process.js';
+import { renderTemplateFile } from '../template.js';
+import { prepareWorkDir, type WorkDirOptions } from '../workdir.js';
+
+export interface HaproxyOptions extends WorkDirOptions {
+  /** host:port to forward to (normally the sidecar or the edge). */
+  upstream: string;
+  /** Idle timeout in ms, applied to both sides; default 60000 (the ALB default). */
+  idleTimeoutMs?: number;
+  connectTimeoutMs?: number;
+  clientFinTimeoutMs?: number;
+  port?: number;
+  host?: string;
+}
+
+export interface HaproxyHop {
+  readonly port: number;
+  /** http://host:port — the hop speaks plain HTTP (use ws:// for WebSocket). */
+  readonly url: string;
+  readonly configPath: string;
+  readonly workDir: string;
+  readonly logPath: string;
+  readonly pid: number | undefined;
+  /** Kills HAProxy (every open connection drops) and starts it again on the same port. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startHaproxy(opts: HaproxyOptions): Promise<HaproxyHop> {
+  const haproxy = findBinary('haproxy');
+  const work = prepareWorkDir('haproxy', opts);
+  const host = opts.host ?? '127.0.0.1';
+  const cfg = join(work.path, 'idle-hop.cfg');
+  let port = 0;
+
+  const proc = await retryOnPortClash(async () => {
+    port = opts.port ?? (await freePort(host));
+    writeFileSync(
+      cfg,
+      renderTemplateFile(configPath('haproxy', 'idle-hop.cfg.template'), {
+        LISTEN_ADDR: host,
+        LISTEN_PORT: port,
+        UPSTREAM: opts.upstream,
+        IDLE_TIMEOUT: `${opts.idleTimeoutMs ?? 60_000}ms`,
+        CONNECT_TIMEOUT: `${opts.connectTimeoutMs ?? 2000}ms`,
+        CLIENT_FIN_TIMEOUT: `${opts.clientFinTimeoutMs ?? 1000}ms`,
+      }),
+    );
+    return startProcess({
+      name: 'haproxy',
+      command: haproxy,
+      // -db: stay in the foreground, no daemon; logs go to stdout, hence to haproxy.log.
+      args: ['-db', '-f', cfg],
+      workDir: work.path,
+      ready: { port, host },
+      // SIGTERM is HAProxy's hard stop: it closes every connection immediately.
+      stopSignal: 'SIGTERM',
+    });
+  });
+
+  return {
+    port,
+    url: `http://${host}:${port}`,
+    configPath: cfg,
+    workDir: work.path,
+    logPath: proc.logPath,
+    get pid() {
+      return proc.pid;
+    },
+    restart: () => proc.restart(),
+    async stop() {
+      await proc.stop();
+      await work.release();
+    },
+  };
+}

@@ -1,0 +1,155 @@
+/**
+ * Prometheus for the lab (Debian's build), rendered from
+ * lab/configs/prometheus/prometheus.yml.template: 1 s scrape and evaluation intervals, the
+ * sidecar(s) as targets, and the alert rules of dashboards/alerts/. Its TSDB lives in the
+ * instance work dir, its API on 127.0.0.1:<port>.
+ *
+ *   const prom = await startPrometheus({ targets: ['127.0.0.1:9464'] });
+ *   await prom.query('socketlens_connections_active');
+ *   await prom.alerts();
+ *   await prom.stop();
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { findBinary } from '../binaries.js';
+import { runCommand } from '../command.js';
+import { LabError } from '../errors.js';
+import { configPath, repoRoot } from '../paths.js';
+import { freePort, retryOnPortClash } from '../ports.js';
+import { startProcess } from '../process.js';
+import { renderTemplateFile } from '../template.js';
+import { prepareWorkDir, type WorkDirOptions } from '../workdir.js';
+
+export interface PrometheusOptions extends WorkDirOptions {
+  /** host:port scrape targets serving /metrics. */
+  targets: readonly string[];
+  /** Directory whose *.yml are loaded as rule files; default dashboards/alerts in the repo. */
+  rulesDir?: string;
+  port?: number;
+  host?: string;
+}
+
+/** One sample of an instant vector: labels, and [unix seconds, value as a string]. */
+export interface VectorSample {
+  metric: Record<string, string>;
+  value: [number, string];
+}
+
+export interface PrometheusAlert {
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  state: 'pending' | 'firing' | 'inactive';
+  activeAt?: string;
+  value: string;
+}
+
+export interface PrometheusServer {
+  readonly port: number;
+  readonly url: string;
+  readonly configPath: string;
+  readonly workDir: string;
+  readonly logPath: string;
+  /** Instant query; returns the samples of a vector result (a scalar comes back as one sample). */
+  query(expr: string): Promise<VectorSample[]>;
+  /** Active (pending or firing) alerts, from GET /api/v1/alerts. */
+  alerts(): Promise<PrometheusAlert[]>;
+  /** Re-reads the config and rule files (POST /-/reload). */
+  reload(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Renders the config; exported so tests and compose tooling can check the same text. */
+export function renderPrometheusConfig(targets: readonly string[], rulesDir: string): string {
+  return renderTemplateFile(configPath('prometheus', 'prometheus.yml.template'), {
+    // JSON is a YAML flow sequence, quoting included.
+    SIDECAR_TARGETS: JSON.stringify(targets),
+    RULES_DIR: rulesDir,
+  });
+}
+
+/** Runs `promtool check config` on a rendered file; throws ERR_LAB_COMMAND_FAILED with its report. */
+export async function checkPrometheusConfig(path: string): Promise<string> {
+  const { stdout, stderr } = await runCommand(findBinary('promtool'), ['check', 'config', path]);
+  return `${stdout}${stderr}`;
+}
+
+interface ApiEnvelope<T> {
+  status: 'success' | 'error';
+  data: T;
+  errorType?: string;
+  error?: string;
+}
+
+async function api<T>(url: string, init?: RequestInit): Promise<T> {
+  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(5000) });
+  const body = (await res.json().catch(() => undefined)) as ApiEnvelope<T> | undefined;
+  if (!res.ok || body?.status !== 'success') {
+    const why = body?.error ? `${body.errorType}: ${body.error}` : `HTTP ${res.status}`;
+    throw new LabError('ERR_LAB_HTTP', `prometheus ${url}: ${why}`);
+  }
+  return body.data;
+}
+
+export async function startPrometheus(opts: PrometheusOptions): Promise<PrometheusServer> {
+  const prometheus = findBinary('prometheus');
+  const work = prepareWorkDir('prometheus', opts);
+  const host = opts.host ?? '127.0.0.1';
+  const cfg = join(work.path, 'prometheus.yml');
+  writeFileSync(
+    cfg,
+    renderPrometheusConfig(opts.targets, opts.rulesDir ?? join(repoRoot(), 'dashboards', 'alerts')),
+  );
+  let port = 0;
+
+  const proc = await retryOnPortClash(async () => {
+    port = opts.port ?? (await freePort(host));
+    const url = `http://${host}:${port}`;
+    return startProcess({
+      name: 'prometheus',
+      command: prometheus,
+      args: [
+        `--config.file=${cfg}`,
+        `--storage.tsdb.path=${join(work.path, 'data')}`,
+        `--web.listen-address=${host}:${port}`,
+        '--web.enable-lifecycle',
+        '--storage.tsdb.retention.time=1d',
+      ],
+      workDir: work.path,
+      // /-/ready turns 200 only after the TSDB is open and the config is loaded.
+      ready: async () => (await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) })).ok,
+      readyTimeoutMs: 20_000,
+    });
+  });
+
+  const url = `http://${host}:${port}`;
+  return {
+    port,
+    url,
+    configPath: cfg,
+    workDir: work.path,
+    logPath: proc.logPath,
+    async query(expr) {
+      const data = await api<{ resultType: string; result: unknown }>(
+        `${url}/api/v1/query?query=${encodeURIComponent(expr)}`,
+      );
+      if (data.resultType === 'vector') return data.result as VectorSample[];
+      if (data.resultType === 'scalar') return [{ metric: {}, value: data.result as [number, string] }];
+      throw new LabError(
+        'ERR_LAB_HTTP',
+        `prometheus query ${expr}: unsupported result type ${data.resultType}`,
+      );
+    },
+    async alerts() {
+      return (await api<{ alerts: PrometheusAlert[] }>(`${url}/api/v1/alerts`)).alerts;
+    },
+    async reload() {
+      const res = await fetch(`${url}/-/reload`, { method: 'POST', signal: AbortSignal.timeout(5000) });
+      if (!res.ok)
+        throw new LabError('ERR_LAB_HTTP', `prometheus reload: HTTP ${res.status}: ${await res.text()}`);
+    },
+    async stop() {
+      await proc.stop();
+      await work.release();
+    },
+  };
+}
