@@ -60,7 +60,12 @@ export interface RawPeer {
  * given) and then records the bytes it receives.
  */
 export async function startRawBackend(
-  opts: { answer?: (head: string) => string | null; extension?: string; afterHead?: Buffer; halfOpen?: boolean } = {},
+  opts: {
+    answer?: (head: string) => string | null;
+    extension?: string;
+    afterHead?: Buffer;
+    halfOpen?: boolean;
+  } = {},
 ): Promise<RawBackend> {
   const heads: string[] = [];
   const queue: RawPeer[] = [];

@@ -13,7 +13,9 @@ export interface WsBackend {
   close(): Promise<void>;
 }
 
-export async function startWsBackend(opts: { perMessageDeflate?: boolean; echo?: boolean } = {}): Promise<WsBackend> {
+export async function startWsBackend(
+  opts: { perMessageDeflate?: boolean; echo?: boolean } = {},
+): Promise<WsBackend> {
   const server = http.createServer((req, res) => {
     if (req.headers['sec-websocket-key']) {
       res.writeHead(426, { 'content-type': 'text/plain' });
@@ -47,6 +49,8 @@ export async function startWsBackend(opts: { perMessageDeflate?: boolean; echo?:
     requests,
     sockets,
     next: () => {
+      // Connections that already closed are of no use to a test waiting for a live one.
+      while (queue.length > 0 && queue[0].readyState !== queue[0].OPEN) queue.shift();
       const ws = queue.shift();
       return ws ? Promise.resolve(ws) : new Promise((r) => waiting.push(r));
     },

@@ -58,7 +58,11 @@ describe('relay: byte-identical in both directions', () => {
         sentDown.push(down);
         downTotal += down.length;
       }
-      await waitUntil(() => conn.bytesIn() === upTotal && conn.bytesOut() === downTotal, 2000, 'whole sequence');
+      await waitUntil(
+        () => conn.bytesIn() === upTotal && conn.bytesOut() === downTotal,
+        2000,
+        'whole sequence',
+      );
     }
     const allUp = Buffer.concat(sentUp);
     const allDown = Buffer.concat(sentDown);

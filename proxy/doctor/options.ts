@@ -1,0 +1,183 @@
+/** The options of `socketlens doctor`, declared once for flags, validation and --help. */
+import { type ParsedArgs, resolveOptions } from '../config/load.js';
+import type { OptionSpec } from '../config/schema.js';
+import { ConfigError } from '../errors.js';
+import { parseTarget, resolveSidePath, type Target } from './target.js';
+
+const G_OUT = 'Output';
+const G_CONN = 'Connection';
+const G_WS = 'WebSocket';
+const G_IDLE = 'Idle timeout';
+const G_HTTP = 'SSE and long-poll';
+
+/**
+ * Every option is flag-only (noEnv): doctor is a one-shot probe, and the proxy's SOCKETLENS_*
+ * variables, SOCKETLENS_CONFIG included, describe a different command and must not leak in.
+ */
+export const DOCTOR_OPTIONS: readonly OptionSpec[] = [
+  {
+    flag: 'json',
+    kind: 'bool',
+    group: G_OUT,
+    noEnv: true,
+    default: false,
+    help: 'Print one JSON document (checks and verdict) instead of the human report.',
+  },
+  {
+    flag: 'timeout',
+    kind: 'duration',
+    group: G_CONN,
+    noEnv: true,
+    default: 5000,
+    min: 1,
+    help: 'Limit for each step (DNS, connect, TLS, handshake, each answer).',
+  },
+  {
+    flag: 'insecure',
+    kind: 'bool',
+    group: G_CONN,
+    noEnv: true,
+    default: false,
+    help: 'Go on when the certificate is not trusted (self-signed, wrong host); it is still reported.',
+  },
+  {
+    flag: 'origin',
+    kind: 'string',
+    group: G_CONN,
+    noEnv: true,
+    help: "Origin header to send (default: the URL's own http(s) origin, as a same-site page would).",
+  },
+  {
+    flag: 'protocol',
+    kind: 'list',
+    group: G_WS,
+    noEnv: true,
+    default: [],
+    help: 'Subprotocol to offer in Sec-WebSocket-Protocol; repeat or comma-separate for several.',
+  },
+  {
+    flag: 'extensions',
+    kind: 'string',
+    group: G_WS,
+    noEnv: true,
+    default: 'permessage-deflate; client_max_window_bits',
+    help: 'Sec-WebSocket-Extensions to offer ("" offers none; the default is what browsers send).',
+  },
+  {
+    flag: 'message',
+    kind: 'string',
+    group: G_WS,
+    noEnv: true,
+    default: 'socketlens doctor',
+    help: 'Text frame sent for the round trip (an echo server answers it; others may not).',
+  },
+  {
+    flag: 'idle-probe',
+    kind: 'duration',
+    group: G_IDLE,
+    noEnv: true,
+    default: 0,
+    help: 'Hold a quiet WebSocket up to this long to find an idle cut, e.g. 75s (0 skips the probe).',
+  },
+  {
+    flag: 'ping-interval',
+    kind: 'duration',
+    group: G_IDLE,
+    noEnv: true,
+    default: 0,
+    help: 'Ping interval of the keep-alive connection tried after an idle cut (0: a third of the measured cut).',
+  },
+  {
+    flag: 'heartbeat',
+    kind: 'duration',
+    group: G_IDLE,
+    noEnv: true,
+    default: 0,
+    help: "Your app's heartbeat interval; an idle cut at or below it is a failure (0: unknown, a cut is a warning).",
+  },
+  {
+    flag: 'sse-path',
+    kind: 'string',
+    group: G_HTTP,
+    noEnv: true,
+    default: '/sse',
+    help: 'Server-Sent Events path on the same origin ("none" skips).',
+  },
+  {
+    flag: 'sse-window',
+    kind: 'duration',
+    group: G_HTTP,
+    noEnv: true,
+    default: 3000,
+    min: 100,
+    help: 'How long to watch the SSE stream for events.',
+  },
+  {
+    flag: 'poll-path',
+    kind: 'string',
+    group: G_HTTP,
+    noEnv: true,
+    default: '/poll',
+    help: 'Long-poll path on the same origin ("none" skips).',
+  },
+];
+
+export interface DoctorOptions {
+  readonly target: Target;
+  readonly json: boolean;
+  readonly timeoutMs: number;
+  readonly insecure: boolean;
+  readonly origin: string;
+  readonly protocols: readonly string[];
+  readonly extensions: string;
+  readonly message: string;
+  readonly idleProbeMs: number;
+  /** 0: derive from the measured idle cut. */
+  readonly pingIntervalMs: number;
+  /** 0: unknown. */
+  readonly heartbeatMs: number;
+  readonly ssePath: string | null;
+  /** True when the SSE path was given explicitly (a 404 is then a failure, not a skip). */
+  readonly ssePathGiven: boolean;
+  readonly sseWindowMs: number;
+  readonly pollPath: string | null;
+  readonly pollPathGiven: boolean;
+}
+
+/** RFC 6455 subprotocols are HTTP tokens. */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+export function resolveDoctorOptions(args: ParsedArgs): DoctorOptions {
+  if (args.positionals.length === 0) throw new ConfigError('URL', 'missing (usage: socketlens doctor <url>)');
+  if (args.positionals.length > 1)
+    throw new ConfigError('URL', `expected one URL, got also "${args.positionals[1]}"`);
+  const target = parseTarget(args.positionals[0]);
+  // No env: see DOCTOR_OPTIONS. Also keeps SOCKETLENS_CONFIG from being read.
+  const o = resolveOptions(DOCTOR_OPTIONS, args, {});
+  const protocols = o.protocol as string[];
+  for (const p of protocols) {
+    if (!TOKEN.test(p)) throw new ConfigError('--protocol', `"${p}" is not a valid subprotocol token`);
+  }
+  const extensions = o.extensions as string;
+  if (/[\r\n]/.test(extensions)) throw new ConfigError('--extensions', 'must be one header line');
+  const origin = (o.origin as string | null) ?? target.origin;
+  if (/[\r\n]/.test(origin)) throw new ConfigError('--origin', 'must be one header line');
+  return {
+    target,
+    json: o.json as boolean,
+    timeoutMs: o.timeout as number,
+    insecure: o.insecure as boolean,
+    origin,
+    protocols,
+    extensions,
+    message: o.message as string,
+    idleProbeMs: o.idleProbe as number,
+    pingIntervalMs: o.pingInterval as number,
+    heartbeatMs: o.heartbeat as number,
+    ssePath: resolveSidePath(target, 'sse-path', o.ssePath as string),
+    ssePathGiven: args.flags.has('sse-path'),
+    sseWindowMs: o.sseWindow as number,
+    pollPath: resolveSidePath(target, 'poll-path', o.pollPath as string),
+    pollPathGiven: args.flags.has('poll-path'),
+  };
+}

@@ -1,0 +1,74 @@
+/**
+ * The shape of a doctor run: a list of checks and a verdict. `--json` prints exactly this
+ * (DoctorReport); the human report renders the same objects.
+ *
+ * Check ids, in order: dns, tcp, tls, ws.upgrade, ws.accept, ws.negotiation, ws.roundtrip,
+ * ws.idle, ws.keepalive, sse, poll. A step that could not run is present with status "skip".
+ */
+
+/** ok ✓, warn ! (works, but worth knowing), fail ✗ (a problem: exit code 1), skip (not run). */
+export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
+
+export type CheckId =
+  | 'dns'
+  | 'tcp'
+  | 'tls'
+  | 'ws.upgrade'
+  | 'ws.accept'
+  | 'ws.negotiation'
+  | 'ws.roundtrip'
+  | 'ws.idle'
+  | 'ws.keepalive'
+  | 'sse'
+  | 'poll';
+
+export interface Check {
+  readonly id: CheckId;
+  readonly title: string;
+  readonly status: CheckStatus;
+  /** One line for humans. */
+  readonly summary: string;
+  /** Wall time the step took, in ms. */
+  readonly durationMs: number;
+  /** Measured facts, per check (see the probe that produces it). */
+  readonly data: Record<string, unknown>;
+}
+
+export type Transport = 'websocket' | 'sse' | 'long-poll' | 'none';
+
+export interface Fix {
+  /** Stable id of the problem: upgrade-stripped, idle-timeout, sse-buffered, ... */
+  readonly problem: string;
+  readonly advice: string;
+  /** Config lines to add, when the fix is a known config change. */
+  readonly lines: readonly string[];
+}
+
+export interface Verdict {
+  /** The best transport that works through this path, WebSocket first (the fallback ladder). */
+  readonly transport: Transport;
+  readonly healthy: boolean;
+  readonly summary: string;
+  readonly fixes: readonly Fix[];
+}
+
+export interface DoctorReport {
+  readonly url: string;
+  readonly startedAt: string;
+  readonly durationMs: number;
+  readonly checks: readonly Check[];
+  readonly verdict: Verdict;
+  /** 0 healthy, 1 a problem was found. */
+  readonly exitCode: 0 | 1;
+}
+
+/** Receives each check as soon as it is known, and each step as it starts (for progress). */
+export interface ProgressSink {
+  step(title: string): void;
+  check(check: Check): void;
+}
+
+/** Rounds a millisecond figure to 0.1 ms for reports. */
+export function ms(value: number): number {
+  return Math.round(value * 10) / 10;
+}
