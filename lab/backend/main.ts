@@ -1,0 +1,103 @@
+// CLI: node dist/lab/backend/main.js --port 3001 --node-id n1 --redis redis://127.0.0.1:6379
+// Prints one JSON line on stdout once listening; exits 0 after a clean close on SIGTERM/SIGINT.
+
+import { parseArgs } from 'node:util';
+import { DEFAULT_HEARTBEAT_MS, startBackend } from './server.js';
+
+const HELP = `usage: node dist/lab/backend/main.js [options]
+
+  --host <addr>         listen address           (env BACKEND_HOST, default 127.0.0.1)
+  --port <n>            listen port, 0=ephemeral (env BACKEND_PORT, default 0)
+  --node-id <id>        name of this node        (env BACKEND_NODE_ID, default n1)
+  --redis <url>         Redis for the cross-node bus; in-process bus without it
+                                                 (env BACKEND_REDIS_URL or REDIS_URL)
+  --heartbeat <ms>      WebSocket ping interval, 0=off (env BACKEND_HEARTBEAT_MS, default ${DEFAULT_HEARTBEAT_MS})
+  --deflate             enable permessage-deflate (env BACKEND_DEFLATE=1)
+  --sse-keepalive <ms>  SSE comment interval      (env BACKEND_SSE_KEEPALIVE_MS, default 15000)
+  -h, --help            this text
+
+Once listening it prints one line: {"event":"listening","node":...,"url":...,"port":...}
+`;
+
+function fail(message: string): never {
+  process.stderr.write(`backend: ${message}\n\n${HELP}`);
+  process.exit(2);
+}
+
+function int(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^[0-9]+$/.test(raw)) fail(`${name} must be a non-negative integer, got "${raw}"`);
+  return Number(raw);
+}
+
+async function main(): Promise<void> {
+  let values: ReturnType<typeof parse>['values'];
+  function parse() {
+    return parseArgs({
+      options: {
+        host: { type: 'string' },
+        port: { type: 'string' },
+        'node-id': { type: 'string' },
+        redis: { type: 'string' },
+        heartbeat: { type: 'string' },
+        deflate: { type: 'boolean' },
+        'sse-keepalive': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    });
+  }
+  try {
+    values = parse().values;
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  if (values.help) {
+    process.stdout.write(HELP);
+    return;
+  }
+  const env = process.env;
+  const nodeId = values['node-id'] ?? env.BACKEND_NODE_ID ?? 'n1';
+  const log = (line: string) => process.stderr.write(`backend ${nodeId}: ${line}\n`);
+  const backend = await startBackend({
+    host: values.host ?? env.BACKEND_HOST ?? '127.0.0.1',
+    port: int('--port', values.port ?? env.BACKEND_PORT, 0),
+    nodeId,
+    redisUrl: values.redis ?? env.BACKEND_REDIS_URL ?? env.REDIS_URL ?? undefined,
+    heartbeatIntervalMs: int(
+      '--heartbeat',
+      values.heartbeat ?? env.BACKEND_HEARTBEAT_MS,
+      DEFAULT_HEARTBEAT_MS,
+    ),
+    perMessageDeflate: values.deflate ?? env.BACKEND_DEFLATE === '1',
+    sseKeepaliveMs: int('--sse-keepalive', values['sse-keepalive'] ?? env.BACKEND_SSE_KEEPALIVE_MS, 15_000),
+    log,
+  });
+  const s = backend.stats();
+  process.stdout.write(
+    `${JSON.stringify({ event: 'listening', node: nodeId, url: backend.url, port: backend.port, bus: s.bus })}\n`,
+  );
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      log(`${signal} again, exiting now`);
+      process.exit(1);
+    }
+    stopping = true;
+    backend.close().then(
+      () => process.exit(0),
+      (err: Error) => {
+        log(`close failed: ${err.message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`backend: ${err.message}\n`);
+  process.exit(1);
+});
