@@ -59,7 +59,10 @@ export async function startSidecar(config: SidecarConfig, opts: SidecarOptions =
     config.heartbeatInterval > 0 ? config.heartbeatInterval / 10 : Number.POSITIVE_INFINITY,
     config.pongTimeout / 10,
     config.slowConsumer ? config.slowConsumerGrace / 10 : Number.POSITIVE_INFINITY,
-    config.maxConnectionAge > 0 ? 1000 : Number.POSITIVE_INFINITY,
+    // Fine enough that jittered deadlines stay spread out.
+    config.maxConnectionAge > 0
+      ? (config.maxConnectionAge * Math.max(config.maxConnectionAgeJitter, 0.1)) / 10
+      : Number.POSITIVE_INFINITY,
     1000,
   ];
   ctx.table.requestTick(Math.min(...tickEvery));

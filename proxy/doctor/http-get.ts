@@ -1,0 +1,52 @@
+/**
+ * A timed GET over a connection doctor opened itself (so DNS, TCP and TLS are timed the same
+ * way for every probe). Node's HTTP parser does the framing; we only watch the clock.
+ */
+import http, { type IncomingMessage } from 'node:http';
+import type { Connection } from './connect.js';
+import { DoctorError, describeError } from './errors.js';
+import type { Target } from './target.js';
+
+export interface TimedResponse {
+  readonly res: IncomingMessage;
+  /** ms from sending the request to the response headers. */
+  readonly headersMs: number;
+  readonly sentAt: number;
+}
+
+export function timedGet(
+  conn: Connection,
+  target: Target,
+  path: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+): Promise<TimedResponse> {
+  return new Promise((resolve, reject) => {
+    const sentAt = performance.now();
+    const req = http.request({
+      method: 'GET',
+      path,
+      headers: { host: target.hostHeader, 'user-agent': 'socketlens-doctor', ...headers },
+      // Hand over the socket we already connected (TLS included); no agent, no pooling.
+      createConnection: () => conn.socket,
+      agent: false,
+    });
+    const timer = setTimeout(() => {
+      req.destroy();
+      reject(new DoctorError('SL_DOCTOR_TIMEOUT', `no response headers within ${timeoutMs} ms`));
+    }, timeoutMs);
+    req.once('response', (res) => {
+      clearTimeout(timer);
+      resolve({ res, headersMs: performance.now() - sentAt, sentAt });
+    });
+    req.once('error', (err) => {
+      clearTimeout(timer);
+      reject(
+        err instanceof DoctorError
+          ? err
+          : new DoctorError('SL_DOCTOR_CLOSED', describeError(err), { cause: err }),
+      );
+    });
+    req.end();
+  });
+}

@@ -1,0 +1,94 @@
+/**
+ * Runs the doctor's steps in order and collects the report. Each step reports through the
+ * progress sink as it starts and as each check is known, so a slow step (the idle probe can
+ * take minutes) never looks like a hang.
+ */
+import type { DoctorOptions } from './options.js';
+import { probeConnect } from './probe-connect.js';
+import { probeIdle, skipKeepalive } from './probe-idle.js';
+import { probePoll } from './probe-poll.js';
+import { probeSse } from './probe-sse.js';
+import { probeRoundTrip, probeUpgrade } from './probe-ws.js';
+import type { Check, CheckId, DoctorReport, ProgressSink } from './report.js';
+import { buildVerdict } from './verdict.js';
+
+function skipped(id: CheckId, title: string, why: string): Check {
+  return { id, title, status: 'skip', summary: why, durationMs: 0, data: {} };
+}
+
+export async function runDoctor(opts: DoctorOptions, progress: ProgressSink): Promise<DoctorReport> {
+  const startedAt = new Date();
+  const t0 = performance.now();
+  const checks: Check[] = [];
+  const add = (...list: readonly Check[]) => {
+    for (const c of list) {
+      checks.push(c);
+      progress.check(c);
+    }
+  };
+
+  progress.step(
+    `Connecting to ${opts.target.hostname}:${opts.target.port} (DNS, TCP${opts.target.secure ? ', TLS' : ''})`,
+  );
+  const connect = await probeConnect(opts);
+  add(...connect.checks);
+
+  let upgraded = false;
+  if (connect.conn) {
+    progress.step(`WebSocket upgrade: GET ${opts.target.path}`);
+    const up = await probeUpgrade(connect.conn, opts);
+    add(...up.checks);
+    if (up.session) {
+      progress.step('Round trip: ping and a text frame');
+      add(await probeRoundTrip(up.session, opts));
+      await up.session.close(Math.min(1000, opts.timeoutMs));
+      upgraded = true;
+    } else {
+      add(skipped('ws.roundtrip', 'Round trip', 'no WebSocket'));
+    }
+  } else {
+    const why = 'no usable connection';
+    add(skipped('ws.upgrade', 'WebSocket upgrade', why), skipped('ws.accept', 'Sec-WebSocket-Accept', why));
+    add(
+      skipped('ws.negotiation', 'Subprotocol / extensions', why),
+      skipped('ws.roundtrip', 'Round trip', why),
+    );
+  }
+  if (!connect.conn) {
+    add(skipped('ws.idle', 'Idle timeout', 'no usable connection'), skipKeepalive('no usable connection'));
+  } else if (opts.idleProbeMs === 0) {
+    add(
+      skipped('ws.idle', 'Idle timeout', 'not measured (use --idle-probe 75s)'),
+      skipKeepalive('not measured'),
+    );
+  } else if (!upgraded) {
+    add(skipped('ws.idle', 'Idle timeout', 'no WebSocket to hold'), skipKeepalive('no WebSocket'));
+  } else {
+    const idle = await probeIdle(opts, (title) => progress.step(title));
+    add(...idle.checks);
+  }
+
+  // SSE and long-poll go over connections of their own; only skip them when nothing connects.
+  if (opts.ssePath === null) add(skipped('sse', 'SSE', 'skipped (--sse-path none)'));
+  else if (!connect.conn) add(skipped('sse', 'SSE', 'no usable connection'));
+  else {
+    progress.step(`SSE: GET ${opts.ssePath}, watching for ${opts.sseWindowMs} ms`);
+    add(await probeSse(opts));
+  }
+  if (opts.pollPath === null) add(skipped('poll', 'Long-poll', 'skipped (--poll-path none)'));
+  else if (!connect.conn) add(skipped('poll', 'Long-poll', 'no usable connection'));
+  else {
+    progress.step(`Long-poll: GET ${opts.pollPath}`);
+    add(await probePoll(opts));
+  }
+
+  const verdict = buildVerdict(checks);
+  return {
+    url: opts.target.url.href,
+    startedAt: startedAt.toISOString(),
+    durationMs: Math.round(performance.now() - t0),
+    checks,
+    verdict,
+    exitCode: verdict.healthy ? 0 : 1,
+  };
+}

@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import type { WebSocket } from 'ws';
+import { rawUpgrade, waitUntil } from '../helpers/raw.js';
+import { startTestSidecar } from '../helpers/sidecar.js';
+import { startWsBackend } from '../helpers/ws-backend.js';
+
+/** Sends 64 KiB messages as long as the socket's own queue stays small, until stopped. */
+function flood(ws: WebSocket, ms: number): Promise<void> {
+  const chunk = Buffer.alloc(64 * 1024, 1);
+  return new Promise((resolve) => {
+    const end = Date.now() + ms;
+    const t = setInterval(() => {
+      if (Date.now() > end || ws.readyState !== ws.OPEN) {
+        clearInterval(t);
+        resolve();
+        return;
+      }
+      while (ws.bufferedAmount < 1024 * 1024) ws.send(chunk);
+    }, 5);
+  });
+}
+
+function rssBytes(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+describe('slow consumers', () => {
+  it('disconnects a stalled reader with 1008 once it stays over the limit for the grace period', async () => {
+    const backend = await startWsBackend({ echo: false });
+    const limit = 256 * 1024;
+    const sidecar = await startTestSidecar(backend.port, { slowConsumer: true, maxBufferBytes: limit, slowConsumerGrace: 500 });
+    try {
+      const client = await rawUpgrade(sidecar.port, '/ws');
+      client.socket.pause(); // never reads again
+      const server = await backend.next();
+      let maxSeen = 0;
+      const sampler = setInterval(async () => {
+        maxSeen = Math.max(maxSeen, await sidecar.metric('ws_send_buffer_bytes', { stat: 'max' }));
+      }, 20);
+      const flooding = flood(server, 8000);
+      await waitUntil(() => sidecar.logs.length === 1, 8000, 'slow consumer disconnect');
+      clearInterval(sampler);
+      await flooding;
+      const log = sidecar.logs[0];
+      assert.equal(log.reason, 'slow_consumer');
+      assert.equal(log.close_code, 1008);
+      assert.equal(log.initiator, 'proxy');
+      assert.equal(await sidecar.metric('ws_slow_consumer_disconnects_total'), 1);
+      assert.equal(await sidecar.metric('ws_close_total', { code: '1008', initiator: 'proxy' }), 1);
+      // The queue grew past the limit, but by at most one relayed chunk.
+      assert.ok(maxSeen > limit, `max send buffer seen ${maxSeen}`);
+      assert.ok(maxSeen < limit + 256 * 1024, `max send buffer seen ${maxSeen}`);
+    } finally {
+      await sidecar.close();
+      await backend.close();
+    }
+  });
+
+  it('keeps the sidecar RSS bounded with 200 stalled clients and a flooding backend', async () => {
+    const backend = await startWsBackend({ echo: false });
+    const child = spawn(
+      process.execPath,
+      [
+        'bin/socketlens.js',
+        'proxy',
+        '--listen',
+        '127.0.0.1:0',
+        '--admin',
+        'off',
+        '--log',
+        'off',
+        '--target',
+        `http://127.0.0.1:${backend.port}`,
+        '--slow-consumer',
+        '--max-buffer-bytes',
+        '256KiB',
+        '--slow-consumer-grace',
+        '30s',
+        '--max-total-buffer-bytes',
+        '16MiB',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (c) => {
+      stderr += c;
+    });
+    const clients: Array<Awaited<ReturnType<typeof rawUpgrade>>> = [];
+    try {
+      await waitUntil(() => /proxying http:\/\/127\.0\.0\.1:\d+/.test(stderr), 5000, 'sidecar start');
+      const port = Number(/proxying http:\/\/127\.0\.0\.1:(\d+)/.exec(stderr)![1]);
+      const baseline = rssBytes(child.pid!);
+      for (let i = 0; i < 200; i++) {
+        const c = await rawUpgrade(port, '/ws');
+        c.socket.pause();
+        clients.push(c);
+      }
+      await waitUntil(() => backend.sockets.size === 200, 5000, '200 backend sockets');
+      let peak = 0;
+      const sampler = setInterval(() => {
+        peak = Math.max(peak, rssBytes(child.pid!));
+      }, 50);
+      await Promise.all([...backend.sockets].map((ws) => flood(ws, 3000)));
+      clearInterval(sampler);
+      const grown = peak - baseline;
+      // Bound: 16 MiB of queued bytes (the global cap) plus per-connection overhead.
+      const bound = 120 * 1024 * 1024;
+      assert.ok(grown < bound, `RSS grew by ${(grown / 1048576).toFixed(1)} MiB (bound ${bound / 1048576} MiB)`);
+      process.stderr.write(
+        `# 200 stalled clients: sidecar RSS ${(baseline / 1048576).toFixed(1)} -> peak ${(peak / 1048576).toFixed(1)} MiB\n`,
+      );
+    } finally {
+      for (const c of clients) c.socket.destroy();
+      child.kill('SIGKILL');
+      await backend.close();
+    }
+  });
+});
