@@ -27,9 +27,9 @@ export function timedGet(
       method: 'GET',
       path,
       headers: { host: target.hostHeader, 'user-agent': 'socketlens-doctor', ...headers },
-      // Hand over the socket we already connected (TLS included); no agent, no pooling.
+      // Hand over the socket we already connected (TLS included). No `agent` on purpose: with
+      // agent: false Node makes a fresh Agent, which would dial on its own and ignore this.
       createConnection: () => conn.socket,
-      agent: false,
     });
     const timer = setTimeout(() => {
       req.destroy();

@@ -64,8 +64,8 @@ async function waitEnd(session: WsSession, ms: number): Promise<EndInfo | null> 
 export function defaultPingInterval(idleMs: number): number {
   const third = idleMs / 3;
   // Round down to a tidy figure (600 ms rather than 666.7 ms), never to zero.
-  const tidy = third >= 1000 ? Math.floor(third / 100) * 100 : Math.floor(third / 10) * 10;
-  return Math.max(10, tidy);
+  const step = third >= 10_000 ? 1000 : third >= 300 ? 100 : 10;
+  return Math.max(10, Math.floor(third / step) * step);
 }
 
 export interface IdleResult {

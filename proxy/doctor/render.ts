@@ -18,7 +18,7 @@ export function renderVerdict(report: DoctorReport): string {
   const lines = ['', `Verdict: ${v.summary}`];
   if (v.transport !== 'none') lines.push(`  transport: ${v.transport}`);
   for (const fix of v.fixes) {
-    lines.push(`  ✗ ${fix.problem}: ${fix.advice}`);
+    lines.push(`  ${MARKS[fix.severity]} ${fix.problem}: ${fix.advice}`);
     for (const l of fix.lines) lines.push(`        ${l}`);
   }
   lines.push(`  (${report.durationMs} ms, exit ${report.exitCode})`, '');

@@ -39,6 +39,8 @@ export type Transport = 'websocket' | 'sse' | 'long-poll' | 'none';
 export interface Fix {
   /** Stable id of the problem: upgrade-stripped, idle-timeout, sse-buffered, ... */
   readonly problem: string;
+  /** fail: the cause of a ✗ check; warn: worth fixing, but nothing is broken yet. */
+  readonly severity: 'fail' | 'warn';
   readonly advice: string;
   /** Config lines to add, when the fix is a known config change. */
   readonly lines: readonly string[];

@@ -35,6 +35,9 @@ export function buildVerdict(checks: readonly Check[]): Verdict {
   const by = new Map<CheckId, Check>(checks.map((c) => [c.id, c]));
   const status = (id: CheckId) => by.get(id)?.status ?? 'skip';
   const fixes: Fix[] = [];
+  // A fix is as severe as the check that calls for it.
+  const push = (from: CheckId, fix: Omit<Fix, 'severity'>) =>
+    fixes.push({ ...fix, severity: status(from) === 'fail' ? 'fail' : 'warn' });
 
   const tls = by.get('tls');
   if (tls && (tls.status === 'fail' || tls.status === 'warn')) {
@@ -45,19 +48,19 @@ export function buildVerdict(checks: readonly Check[]): Verdict {
       selfSigned?: boolean;
     };
     if (d.hostMatch === false)
-      fixes.push({
+      push('tls', {
         problem: 'tls-host-mismatch',
         advice: 'Serve a certificate whose SAN names this host.',
         lines: [],
       });
     if (d.trusted === false && d.hostMatch !== false)
-      fixes.push({
+      push('tls', {
         problem: 'tls-untrusted',
         advice: `Serve a certificate from a public CA (${d.selfSigned ? 'this one is self-signed' : 'the chain does not verify'}); browsers refuse wss:// to it.`,
         lines: [],
       });
     if (typeof d.daysLeft === 'number' && d.daysLeft < 14)
-      fixes.push({
+      push('tls', {
         problem: 'tls-expiring',
         advice:
           d.daysLeft < 0
@@ -71,39 +74,39 @@ export function buildVerdict(checks: readonly Check[]): Verdict {
   const upgradeStatus = (upgrade?.data.status as number | null | undefined) ?? null;
   if (upgrade?.status === 'fail') {
     if (upgradeStatus !== null && STRIPPED_STATUSES.has(upgradeStatus))
-      fixes.push({
+      push('ws.upgrade', {
         problem: 'upgrade-stripped',
         advice: `The answer was ${upgradeStatus}, not 101: a hop is not forwarding the Upgrade/Connection headers (the backend saw a plain request). In nginx, for that location:`,
         lines: NGINX_UPGRADE_LINES,
       });
     else if (upgradeStatus === 401 || upgradeStatus === 403)
-      fixes.push({
+      push('ws.upgrade', {
         problem: 'upgrade-rejected',
         advice: `The handshake was refused (${upgradeStatus}): an auth or Origin check. Check the allowed origins, or pass --origin.`,
         lines: [],
       });
     else if (upgradeStatus === 404)
-      fixes.push({
+      push('ws.upgrade', {
         problem: 'upgrade-not-found',
         advice: 'Nothing serves WebSocket at this path (404): check the URL and the proxy routes.',
         lines: [],
       });
     else if (upgradeStatus !== null && upgradeStatus >= 500)
-      fixes.push({
+      push('ws.upgrade', {
         problem: 'upstream-error',
         advice: `A hop answered ${upgradeStatus}: it could not reach a healthy backend.`,
         lines: [],
       });
     else if (upgradeStatus === 101)
-      fixes.push({
+      push('ws.upgrade', {
         problem: 'upgrade-incomplete',
         advice: 'The 101 lacks Upgrade: websocket / Connection: Upgrade; browsers refuse it.',
         lines: NGINX_UPGRADE_LINES,
       });
-    else fixes.push({ problem: 'upgrade-failed', advice: `No 101 (${upgrade.summary}).`, lines: [] });
+    else push('ws.upgrade', { problem: 'upgrade-failed', advice: `No 101 (${upgrade.summary}).`, lines: [] });
   }
   if (status('ws.accept') === 'fail')
-    fixes.push({
+    push('ws.accept', {
       problem: 'accept-mismatch',
       advice:
         'Sec-WebSocket-Accept is not the hash of the key sent: a hop rewrote the handshake or the server computes it wrongly; browsers refuse the connection.',
@@ -116,7 +119,7 @@ export function buildVerdict(checks: readonly Check[]): Verdict {
     const keep = by.get('ws.keepalive');
     const kept = keep?.status === 'ok';
     const interval = keep?.data.pingIntervalMs as number | undefined;
-    fixes.push({
+    push('ws.idle', {
       problem: 'idle-timeout',
       advice:
         `A hop cuts connections after ${seconds(idleMs)} without traffic. Raise the LB/proxy idle timeout above your heartbeat interval, ` +
@@ -130,7 +133,7 @@ export function buildVerdict(checks: readonly Check[]): Verdict {
     });
   }
   if (status('ws.keepalive') === 'fail')
-    fixes.push({
+    push('ws.keepalive', {
       problem: 'keepalive-failed',
       advice:
         'Pings did not keep the connection alive: a hop caps connection lifetime or does not count WebSocket frames as traffic.',
@@ -139,7 +142,7 @@ export function buildVerdict(checks: readonly Check[]): Verdict {
 
   const sse = by.get('sse');
   if (sse?.data.buffered === true || (sse?.status === 'warn' && sse.data.events === 0))
-    fixes.push({
+    push('sse', {
       problem: 'sse-buffered',
       advice:
         sse.data.buffered === true
@@ -148,7 +151,7 @@ export function buildVerdict(checks: readonly Check[]): Verdict {
       lines: NGINX_STREAM_LINES,
     });
   else if (sse?.status === 'fail' && typeof sse.data.contentType !== 'undefined' && sse.data.status === 200)
-    fixes.push({
+    push('sse', {
       problem: 'sse-content-type',
       advice: 'Answer the SSE path with Content-Type: text/event-stream.',
       lines: [],

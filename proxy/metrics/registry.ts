@@ -7,7 +7,15 @@
  * Everything else changes once per connection or per failure and goes to prom-client directly.
  */
 import client from 'prom-client';
-import { type Direction, METRICS, type MetricDefinition, type Transport } from './definitions.js';
+import {
+  CLOSE_INITIATORS,
+  DIRECTIONS,
+  type Direction,
+  HANDSHAKE_FAILURE_REASONS,
+  METRICS,
+  type MetricDefinition,
+  type Transport,
+} from './definitions.js';
 
 /** Hot-path counters: plain fields, updated per chunk, exported at scrape time. */
 export class Tally {
@@ -151,7 +159,27 @@ export class SidecarMetrics {
       g.labels('sum').set(b.sum);
     });
 
+    this.zeroKnownSeries();
     if (opts.defaultMetrics !== false) client.collectDefaultMetrics({ register: r });
+  }
+
+  /**
+   * Creates the labelled series that alerts and dashboards look for at 0, so the first event of
+   * a kind is a visible increase rather than the birth of a new series (which increase() misses).
+   */
+  private zeroKnownSeries(): void {
+    for (const reason of HANDSHAKE_FAILURE_REASONS) {
+      if (reason === 'upstream_rejected') {
+        for (const cls of ['4xx', '5xx']) this.handshakeFailures.labels(reason, cls).inc(0);
+      } else this.handshakeFailures.labels(reason, '').inc(0);
+    }
+    for (const code of ['1000', '1001', '1006', '1008', '1011']) {
+      for (const who of CLOSE_INITIATORS) this.closes.labels(code, who).inc(0);
+    }
+    for (const peer of ['client', 'server']) this.heartbeatMisses.labels(peer).inc(0);
+    for (const d of DIRECTIONS) this.protocolErrors.labels(d).inc(0);
+    for (const reason of ['bad_request', 'header_overflow', 'timeout', 'client_reset'])
+      this.clientErrors.labels(reason).inc(0);
   }
 
   attach(live: LiveView): void {

@@ -36,7 +36,13 @@ export async function buildChecks(config: SidecarConfig): Promise<UpgradeChecks 
         if (v.release) releases.push(v.release);
         principal = v.principal ?? principal;
       }
-      return { ok: true, principal, release: () => releases.forEach((r) => r()) };
+      return {
+        ok: true,
+        principal,
+        release: () => {
+          for (const r of releases) r();
+        },
+      };
     },
   };
 }

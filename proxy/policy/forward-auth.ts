@@ -10,7 +10,14 @@ import type { SidecarConfig } from '../config/sidecar-options.js';
 import type { CheckVerdict } from './types.js';
 
 const PRINCIPAL_HEADERS = ['x-auth-principal', 'x-user', 'x-user-id'];
-const PASSED_HEADERS = ['authorization', 'cookie', 'origin', 'user-agent', 'x-forwarded-for', 'x-forwarded-proto'];
+const PASSED_HEADERS = [
+  'authorization',
+  'cookie',
+  'origin',
+  'user-agent',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+];
 const CACHE_MAX = 1000;
 
 export function forwardAuthCheck(config: SidecarConfig): (req: IncomingMessage) => Promise<CheckVerdict> {
@@ -35,18 +42,32 @@ export function forwardAuthCheck(config: SidecarConfig): (req: IncomingMessage) 
     }
     let verdict: CheckVerdict;
     try {
-      const res = await fetch(url, { headers, signal: AbortSignal.timeout(config.forwardAuthTimeout), redirect: 'manual' });
+      const res = await fetch(url, {
+        headers,
+        signal: AbortSignal.timeout(config.forwardAuthTimeout),
+        redirect: 'manual',
+      });
       await res.arrayBuffer();
       if (res.status >= 200 && res.status < 300) {
         const principal = PRINCIPAL_HEADERS.map((h) => res.headers.get(h)).find((v) => v);
         verdict = { ok: true, principal: principal ?? undefined };
       } else {
-        verdict = { ok: false, status: 401, reason: 'auth', message: `socketlens: not authorized (auth service answered ${res.status})` };
+        verdict = {
+          ok: false,
+          status: 401,
+          reason: 'auth',
+          message: `socketlens: not authorized (auth service answered ${res.status})`,
+        };
       }
     } catch (err) {
       const why = (err as Error).name === 'TimeoutError' ? 'timed out' : 'unreachable';
       // Not cached: a failing auth service should be asked again next time.
-      return { ok: false, status: 401, reason: 'auth', message: `socketlens: not authorized (auth service ${why})` };
+      return {
+        ok: false,
+        status: 401,
+        reason: 'auth',
+        message: `socketlens: not authorized (auth service ${why})`,
+      };
     }
     if (ttl > 0) {
       if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value as string);

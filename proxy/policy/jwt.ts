@@ -36,9 +36,15 @@ export function jwtCheck(config: SidecarConfig): (req: IncomingMessage) => Promi
     if (!token) return deny('socketlens: a token is required');
     try {
       const { payload } =
-        typeof key === 'function' ? await jwtVerify(token, key, options) : await jwtVerify(token, key, options);
+        typeof key === 'function'
+          ? await jwtVerify(token, key, options)
+          : await jwtVerify(token, key, options);
       const principal = payload[config.jwtPrincipalClaim];
-      return { ok: true, principal: typeof principal === 'string' || typeof principal === 'number' ? String(principal) : undefined };
+      return {
+        ok: true,
+        principal:
+          typeof principal === 'string' || typeof principal === 'number' ? String(principal) : undefined,
+      };
     } catch (err) {
       return deny(`socketlens: invalid token (${(err as { code?: string }).code ?? 'ERR_JWT'})`);
     }

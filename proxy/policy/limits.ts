@@ -31,7 +31,9 @@ export class TokenBucket {
 
 export function limitsCheck(config: SidecarConfig): (req: IncomingMessage) => CheckVerdict | null {
   const bucket =
-    config.upgradeRate > 0 ? new TokenBucket(config.upgradeRate, config.upgradeBurst || Math.max(1, config.upgradeRate)) : null;
+    config.upgradeRate > 0
+      ? new TokenBucket(config.upgradeRate, config.upgradeBurst || Math.max(1, config.upgradeRate))
+      : null;
   const status = config.rateLimitStatus;
   let total = 0;
   const perIp = new Map<string, number>();
@@ -48,8 +50,11 @@ export function limitsCheck(config: SidecarConfig): (req: IncomingMessage) => Ch
       return refuse(`socketlens: connection limit of ${config.maxConnections} reached`);
     const mine = perIp.get(ip) ?? 0;
     if (config.maxConnectionsPerIp > 0 && mine >= config.maxConnectionsPerIp)
-      return refuse(`socketlens: limit of ${config.maxConnectionsPerIp} connections per client address reached`);
-    if (bucket && !bucket.take()) return refuse('socketlens: too many upgrades, retry later', { 'Retry-After': String(bucket.wait()) });
+      return refuse(
+        `socketlens: limit of ${config.maxConnectionsPerIp} connections per client address reached`,
+      );
+    if (bucket && !bucket.take())
+      return refuse('socketlens: too many upgrades, retry later', { 'Retry-After': String(bucket.wait()) });
     total++;
     perIp.set(ip, mine + 1);
     let released = false;

@@ -19,7 +19,8 @@ export function findToken(req: IncomingMessage, sources: readonly string[]): str
       if (cookie) {
         for (const part of cookie.split(';')) {
           const eq = part.indexOf('=');
-          if (eq !== -1 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+          if (eq !== -1 && part.slice(0, eq).trim() === name)
+            return decodeURIComponent(part.slice(eq + 1).trim());
         }
       }
     }

@@ -12,9 +12,16 @@ import { startWsBackend, type WsBackend } from '../helpers/ws-backend.js';
 
 const SECRET = 'lab-secret-of-at-least-32-bytes-long!!';
 const sign = (sub: string, secret = SECRET) =>
-  new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setExpirationTime('5m').sign(Buffer.from(secret));
+  new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(sub)
+    .setExpirationTime('5m')
+    .sign(Buffer.from(secret));
 
-async function sidecarWith(backend: WsBackend, overrides: Parameters<typeof sidecarConfig>[0]): Promise<TestSidecar> {
+async function sidecarWith(
+  backend: WsBackend,
+  overrides: Parameters<typeof sidecarConfig>[0],
+): Promise<TestSidecar> {
   const checks = await buildChecks(sidecarConfig(overrides));
   return startTestSidecar(backend.port, overrides as object, checks);
 }
@@ -29,7 +36,10 @@ describe('checks before the 101', () => {
   });
 
   it('refuses a foreign or missing Origin with 403 and never contacts the backend', async () => {
-    const s = await sidecarWith(backend, { target: `http://127.0.0.1:${backend.port}`, allowOrigin: ['https://app.example'] });
+    const s = await sidecarWith(backend, {
+      target: `http://127.0.0.1:${backend.port}`,
+      allowOrigin: ['https://app.example'],
+    });
     try {
       const before = backend.requests.length;
       assert.equal((await rawUpgrade(s.port, '/ws', { Origin: 'https://evil.example' })).status, 403);
@@ -50,7 +60,14 @@ describe('checks before the 101', () => {
     try {
       const before = backend.requests.length;
       assert.equal((await rawUpgrade(s.port, '/ws')).status, 401);
-      assert.equal((await rawUpgrade(s.port, '/ws', { Authorization: `Bearer ${await sign('eve', 'another-secret-another-secret-123')}` })).status, 401);
+      assert.equal(
+        (
+          await rawUpgrade(s.port, '/ws', {
+            Authorization: `Bearer ${await sign('eve', 'another-secret-another-secret-123')}`,
+          })
+        ).status,
+        401,
+      );
       assert.equal(backend.requests.length, before);
       assert.equal(await s.metric('ws_handshake_failures_total', { reason: 'auth' }), 2);
       const token = await sign('user-42');
@@ -77,7 +94,10 @@ describe('checks before the 101', () => {
     auth.listen(0, '127.0.0.1');
     await once(auth, 'listening');
     const url = `http://127.0.0.1:${(auth.address() as AddressInfo).port}/auth`;
-    const s = await sidecarWith(backend, { target: `http://127.0.0.1:${backend.port}`, forwardAuthUrl: new URL(url) });
+    const s = await sidecarWith(backend, {
+      target: `http://127.0.0.1:${backend.port}`,
+      forwardAuthUrl: new URL(url),
+    });
     try {
       const before = backend.requests.length;
       assert.equal((await rawUpgrade(s.port, '/ws', { Cookie: 'session=bad' })).status, 401);
@@ -99,7 +119,10 @@ describe('checks before the 101', () => {
   });
 
   it('enforces per-IP and rate limits with 429 and reason=rate_limited', async () => {
-    const s = await sidecarWith(backend, { target: `http://127.0.0.1:${backend.port}`, maxConnectionsPerIp: 2 });
+    const s = await sidecarWith(backend, {
+      target: `http://127.0.0.1:${backend.port}`,
+      maxConnectionsPerIp: 2,
+    });
     try {
       const a = await rawUpgrade(s.port, '/ws');
       const b = await rawUpgrade(s.port, '/ws');

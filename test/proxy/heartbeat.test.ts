@@ -13,7 +13,10 @@ const MISSES = 2;
 describe('active heartbeat', () => {
   it('terminates a client that never answers pings after interval × misses, and tells the backend', async () => {
     const backend = await startWsBackend();
-    const sidecar = await startTestSidecar(backend.port, { heartbeatInterval: INTERVAL, heartbeatMisses: MISSES });
+    const sidecar = await startTestSidecar(backend.port, {
+      heartbeatInterval: INTERVAL,
+      heartbeatMisses: MISSES,
+    });
     try {
       const client = await rawUpgrade(sidecar.port, '/ws');
       const server = await backend.next();

@@ -8,14 +8,20 @@ describe('maximum connection age', () => {
   it('closes old connections with 1001, spread by jitter over [age × (1 − jitter), age]', async () => {
     const backend = await startWsBackend();
     const age = 600;
-    const sidecar = await startTestSidecar(backend.port, { maxConnectionAge: age, maxConnectionAgeJitter: 0.5 });
+    const sidecar = await startTestSidecar(backend.port, {
+      maxConnectionAge: age,
+      maxConnectionAgeJitter: 0.5,
+    });
     try {
       const clients = await Promise.all([1, 2, 3, 4, 5, 6].map(() => rawUpgrade(sidecar.port, '/ws')));
       await waitUntil(() => sidecar.logs.length === clients.length, 5000, 'all closed');
       for (const log of sidecar.logs) {
         assert.equal(log.close_code, 1001);
         assert.equal(log.reason, 'max_connection_age');
-        assert.ok(log.duration_ms >= age * 0.5 - 20 && log.duration_ms <= age + 1100, `closed at ${log.duration_ms} ms`);
+        assert.ok(
+          log.duration_ms >= age * 0.5 - 20 && log.duration_ms <= age + 1100,
+          `closed at ${log.duration_ms} ms`,
+        );
       }
       const spread = new Set(sidecar.logs.map((l) => Math.round(l.duration_ms / 50)));
       assert.ok(spread.size > 1, 'closes are spread, not simultaneous');

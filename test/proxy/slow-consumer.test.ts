@@ -32,7 +32,11 @@ describe('slow consumers', () => {
   it('disconnects a stalled reader with 1008 once it stays over the limit for the grace period', async () => {
     const backend = await startWsBackend({ echo: false });
     const limit = 256 * 1024;
-    const sidecar = await startTestSidecar(backend.port, { slowConsumer: true, maxBufferBytes: limit, slowConsumerGrace: 500 });
+    const sidecar = await startTestSidecar(backend.port, {
+      slowConsumer: true,
+      maxBufferBytes: limit,
+      slowConsumerGrace: 500,
+    });
     try {
       const client = await rawUpgrade(sidecar.port, '/ws');
       client.socket.pause(); // never reads again
@@ -109,7 +113,10 @@ describe('slow consumers', () => {
       const grown = peak - baseline;
       // Bound: 16 MiB of queued bytes (the global cap) plus per-connection overhead.
       const bound = 120 * 1024 * 1024;
-      assert.ok(grown < bound, `RSS grew by ${(grown / 1048576).toFixed(1)} MiB (bound ${bound / 1048576} MiB)`);
+      assert.ok(
+        grown < bound,
+        `RSS grew by ${(grown / 1048576).toFixed(1)} MiB (bound ${bound / 1048576} MiB)`,
+      );
       process.stderr.write(
         `# 200 stalled clients: sidecar RSS ${(baseline / 1048576).toFixed(1)} -> peak ${(peak / 1048576).toFixed(1)} MiB\n`,
       );

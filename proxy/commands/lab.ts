@@ -1,0 +1,88 @@
+/** `socketlens lab`: run the chaos drills against real components and write the report. */
+import { renderHelp } from '../config/help.js';
+import { parseArgs, resolveOptions } from '../config/load.js';
+import type { OptionSpec } from '../config/schema.js';
+import { ConfigError } from '../errors.js';
+
+export const summary = 'Run the chaos drills (real nginx, HAProxy, Toxiproxy, Redis) and write a report.';
+
+export const LAB_OPTIONS: readonly OptionSpec[] = [
+  {
+    flag: 'drill',
+    kind: 'list',
+    group: 'Lab',
+    help: 'Run only these drills (repeatable or comma-separated).',
+  },
+  {
+    flag: 'runs',
+    kind: 'int',
+    group: 'Lab',
+    default: 1,
+    min: 1,
+    max: 100,
+    help: 'Run each drill N times; it passes only if every run does.',
+  },
+  {
+    flag: 'report',
+    kind: 'string',
+    group: 'Lab',
+    default: 'lab-report',
+    help: 'Directory for report.json and report.html.',
+  },
+  {
+    flag: 'env',
+    kind: 'string',
+    group: 'Lab',
+    choices: ['native', 'compose'],
+    default: 'native',
+    help: 'native: child processes on loopback; compose: the docker-compose stack.',
+  },
+];
+
+export const help = async () => {
+  const { DRILLS } = await import('../../lab/drills/index.js');
+  return renderHelp(
+    'socketlens lab [--drill NAME] [--runs N] [--report DIR] [--env native|compose]',
+    summary,
+    LAB_OPTIONS,
+    [
+      'Drills:',
+      ...DRILLS.map((d) => `  ${d.name.padEnd(22)} ${d.title}`),
+      '',
+      'Exit code 0 only if every drill passed.',
+    ].join('\n'),
+  );
+};
+
+export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const args = parseArgs(argv, LAB_OPTIONS);
+  if (args.help) {
+    process.stdout.write(await help());
+    return 0;
+  }
+  if (args.positionals.length > 0) {
+    process.stderr.write(`socketlens lab: unexpected argument "${args.positionals[0]}" (see --help)\n`);
+    return 2;
+  }
+  const o = resolveOptions(LAB_OPTIONS, args, env) as {
+    drill: string[] | null;
+    runs: number;
+    report: string;
+    env: 'native' | 'compose';
+  };
+  const { runLab, selectDrills } = await import('../../lab/lab.js');
+  try {
+    selectDrills(o.drill ?? undefined);
+  } catch (err) {
+    throw new ConfigError('--drill', (err as Error).message);
+  }
+  const outcome = await runLab({
+    drills: o.drill ?? undefined,
+    runs: o.runs,
+    reportDir: o.report,
+    env: o.env,
+  });
+  process.stdout.write(outcome.scorecard);
+  if (outcome.files) process.stderr.write(`report: ${outcome.files.json}, ${outcome.files.html}\n`);
+  return outcome.report.passed ? 0 : 1;
+}
