@@ -3,7 +3,7 @@
  * headers and the first event? And, from the events' arrival times, does a hop buffer it?
  */
 import { openConnection } from './connect.js';
-import { describeError } from './errors.js';
+import { DoctorError, describeError } from './errors.js';
 import { timedGet } from './http-get.js';
 import type { DoctorOptions } from './options.js';
 import { type Check, type CheckStatus, ms } from './report.js';
@@ -34,6 +34,17 @@ export async function probeSse(opts: DoctorOptions): Promise<Check> {
       opts.timeoutMs,
     );
   } catch (err) {
+    if (
+      err instanceof DoctorError &&
+      err.code === 'SL_DOCTOR_TIMEOUT' &&
+      /response headers/.test(err.message)
+    )
+      // nginx buffering an endless stream holds even the headers back, so this is a symptom too.
+      return done(
+        'fail',
+        `${path}: no response headers within ${opts.timeoutMs} ms (a buffering hop holds them back with the first events, or the server is slow)`,
+        { reachable: true, status: null, events: 0, buffered: null, error: describeError(err) },
+      );
     return done('fail', `${path}: ${describeError(err)}`, { reachable: false, error: describeError(err) });
   }
   const { res, headersMs } = response;
@@ -64,8 +75,9 @@ export async function probeSse(opts: DoctorOptions): Promise<Check> {
     );
   }
 
-  // Watch the stream for --sse-window, noting when each event arrives.
-  const headersAt = response.sentAt + headersMs;
+  // Watch the stream for --sse-window, noting when each event arrives (ms after the request:
+  // a buffering hop may hold the headers back together with the events).
+  const { sentAt } = response;
   const arrivals: number[] = [];
   let pending = '';
   let bytes = 0;
@@ -73,7 +85,7 @@ export async function probeSse(opts: DoctorOptions): Promise<Check> {
     const timer = setTimeout(() => resolve(false), opts.sseWindowMs);
     res.setEncoding('utf8');
     res.on('data', (chunk: string) => {
-      const at = performance.now() - headersAt;
+      const at = performance.now() - sentAt;
       bytes += Buffer.byteLength(chunk);
       pending += chunk;
       const parts = pending.split(EVENT_END);
@@ -91,7 +103,7 @@ export async function probeSse(opts: DoctorOptions): Promise<Check> {
   const judgement = judgeBuffering({ arrivals, ended });
   const data = {
     ...base,
-    firstEventMs: arrivals.length ? ms(headersMs + arrivals[0]) : null,
+    firstEventMs: arrivals.length ? ms(arrivals[0]) : null,
     events: arrivals.length,
     bytes,
     arrivalsMs: arrivals.map(ms),
@@ -102,7 +114,7 @@ export async function probeSse(opts: DoctorOptions): Promise<Check> {
     bufferingReason: judgement.reason,
   };
   const timing = `headers ${ms(headersMs)} ms, ${
-    arrivals.length ? `first event ${ms(headersMs + arrivals[0])} ms` : `no event in ${opts.sseWindowMs} ms`
+    arrivals.length ? `first event ${ms(arrivals[0])} ms` : `no event in ${opts.sseWindowMs} ms`
   }`;
   if (judgement.buffered === true) return done('fail', `${timing}; buffered: ${judgement.reason}`, data);
   if (judgement.buffered === false) return done('ok', `${timing}; not buffered (${judgement.reason})`, data);

@@ -88,6 +88,8 @@ export async function probeUpgrade(conn: Connection, opts: DoctorOptions): Promi
         error,
       }),
     );
+    checks.push(check('ws.accept', 'Sec-WebSocket-Accept', 'skip', 'no answer, nothing to verify', 0, {}));
+    checks.push(check('ws.negotiation', 'Subprotocol / extensions', 'skip', 'no answer', 0, {}));
     return { head, error, handshakeMs, upgraded: false, session: null, upgradedAt: at, checks };
   }
   const h = head.headers;
@@ -114,7 +116,7 @@ export async function probeUpgrade(conn: Connection, opts: DoctorOptions): Promi
         'ws.upgrade',
         'WebSocket upgrade',
         'fail',
-        `${statusLine}${missing}${said}, not 101`,
+        `${statusLine}${missing}${said}${head.statusCode === 101 ? '' : ', not 101'}`,
         handshakeMs,
         upgradeData,
       ),
@@ -124,6 +126,9 @@ export async function probeUpgrade(conn: Connection, opts: DoctorOptions): Promi
         expected: expectedAccept(key),
         got: h['sec-websocket-accept'] ?? null,
       }),
+    );
+    checks.push(
+      check('ws.negotiation', 'Subprotocol / extensions', 'skip', 'no 101, nothing negotiated', 0, {}),
     );
     conn.socket.destroy();
     return { head, error: null, handshakeMs, upgraded: false, session: null, upgradedAt: at, checks };

@@ -9,13 +9,13 @@
 
 /** Events closer together than this arrived in the same read: one burst. */
 export const BURST_GAP_MS = 30;
-/** A single burst this late after the headers was held back, not sent at once by the server. */
+/** A single burst this late after the request was held back, not sent at once by the server. */
 export const LATE_BURST_MS = 500;
 /** Bursts carrying this many events on average were released in clumps. */
 export const CLUMP_EVENTS = 3;
 
 export interface StreamTiming {
-  /** Arrival of each event, ms after the response headers. */
+  /** Arrival of each event, ms after the request was sent. */
   readonly arrivals: readonly number[];
   /** The server ended the response within the watch window. */
   readonly ended: boolean;
@@ -59,9 +59,9 @@ export function judgeBuffering(timing: StreamTiming): BufferingJudgement {
       return {
         ...base,
         buffered: true,
-        reason: `all ${events} events arrived at once, ${Math.round(first)} ms after the headers${timing.ended ? ', as the response ended' : ''}`,
+        reason: `all ${events} events arrived at once, ${Math.round(first)} ms after the request${timing.ended ? ', as the response ended' : ''}`,
       };
-    return { ...base, buffered: null, reason: `${events} events arrived at once, right after the headers` };
+    return { ...base, buffered: null, reason: `${events} events arrived at once, right after the request` };
   }
   if (events / bursts >= CLUMP_EVENTS)
     return { ...base, buffered: true, reason: `${events} events arrived in only ${bursts} bursts` };

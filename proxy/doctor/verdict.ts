@@ -141,7 +141,7 @@ export function buildVerdict(checks: readonly Check[]): Verdict {
     });
 
   const sse = by.get('sse');
-  if (sse?.data.buffered === true || (sse?.status === 'warn' && sse.data.events === 0))
+  if (sse?.data.buffered === true || (sse?.data.events === 0 && sse.data.ended !== true))
     push('sse', {
       problem: 'sse-buffered',
       advice:

@@ -76,6 +76,13 @@ async function handleUpgrade(
     return;
   }
 
+  if (!req.headers.host) {
+    // HTTP/1.1 requires Host; Node checks it for requests but not for upgrades.
+    fail('bad_request', 400, 'missing Host');
+    writeRawError(socket, 400, 'socketlens: the request has no Host header');
+    return;
+  }
+
   let clientId: string | null = null;
   let release: (() => void) | undefined;
   if (ctx.checks) {
