@@ -12,6 +12,7 @@ interface Command {
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
   proxy: () => import('./commands/proxy.js'),
+  lab: () => import('./commands/lab.js'),
 };
 
 function version(): string {

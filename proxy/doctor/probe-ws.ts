@@ -261,6 +261,7 @@ export async function probeRoundTrip(session: WsSession, opts: DoctorOptions): P
     replyMs: replyMs === null ? null : ms(replyMs),
     reply: r === null ? null : r.binary ? 'binary' : echoed ? 'echo' : 'other',
     replyText: r?.text?.slice(0, 200) ?? null,
+    replyCompressed: r?.compressed ?? null,
     serverPings: session.serverPings,
     protocolError: session.protocolError,
     closedBy: session.isOpen ? null : await session.ended,

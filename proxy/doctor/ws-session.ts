@@ -5,7 +5,7 @@
  */
 import { randomFillSync } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { inflateRawSync } from 'node:zlib';
+import { constants, inflateRawSync } from 'node:zlib';
 import { Opcode } from '../ws/frame-scanner.js';
 import { closeFrame, controlFrame, pingFrame } from '../ws/frames.js';
 import { FrameReader } from './frame-reader.js';
@@ -188,7 +188,10 @@ export class WsSession {
     try {
       // permessage-deflate strips the final empty block's tail; put it back (RFC 7692 7.2.2).
       // Only the first compressed message inflates alone; later ones may use the shared window.
-      return inflateRawSync(Buffer.concat([data, Buffer.from([0x00, 0x00, 0xff, 0xff])])).toString('utf8');
+      // The message ends on a sync flush, not a final block: tell zlib not to expect one.
+      return inflateRawSync(Buffer.concat([data, Buffer.from([0x00, 0x00, 0xff, 0xff])]), {
+        finishFlush: constants.Z_SYNC_FLUSH,
+      }).toString('utf8');
     } catch {
       return null;
     }

@@ -1,0 +1,51 @@
+/** What a drill is and what it hands back: three separately reported checks, a figure, series. */
+import type { LabEnvironment } from '../env/types.js';
+
+export interface Check {
+  ok: boolean;
+  detail: string;
+}
+
+/** A chart: named lines of [x, y] points. */
+export interface Series {
+  id: string;
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  lines: Array<{ name: string; points: Array<[number, number]> }>;
+  /** Horizontal reference lines, e.g. the idle timeout or a buffer limit. */
+  marks?: Array<{ name: string; y: number }>;
+  kind?: 'line' | 'points' | 'bars';
+}
+
+export interface DrillResult {
+  /** The failure reproduced (without the fix). */
+  symptom: Check;
+  /** socketlens saw it: the metric or log line that reveals it. */
+  detected: Check;
+  /** The mitigation removed it. */
+  mitigated: Check;
+  /** The key number, as text. */
+  figure: string;
+  series: Series[];
+  /** Raw measurements, for report.json. */
+  data?: Record<string, unknown>;
+}
+
+export interface DrillOptions {
+  log(line: string): void;
+}
+
+export interface Drill {
+  name: string;
+  title: string;
+  run(env: LabEnvironment, opts: DrillOptions): Promise<DrillResult>;
+}
+
+export function check(ok: boolean, detail: string): Check {
+  return { ok, detail };
+}
+
+export function passed(r: DrillResult): boolean {
+  return r.symptom.ok && r.detected.ok && r.mitigated.ok;
+}

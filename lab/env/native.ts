@@ -1,0 +1,167 @@
+/**
+ * The native lab environment: real nginx, HAProxy, Toxiproxy and Redis as child processes
+ * (lab/runner), and the demo backends and sidecars in this Node process, all on loopback
+ * ephemeral ports. Toxiproxy and Redis are started once, on first use, and shared by drills;
+ * everything else belongs to the current scope and is stopped by releaseAll().
+ */
+import { type Backend, startBackend } from '../backend/server.js';
+import {
+  freePort,
+  type RedisServer,
+  startHaproxy,
+  startNginx,
+  startRedis,
+  startToxiproxy,
+  type ToxiproxyServer,
+} from '../runner/index.js';
+import { sidecarConfig } from '../../proxy/config/sidecar-options.js';
+import { buildChecks } from '../../proxy/policy/checks.js';
+import { startSidecar } from '../../proxy/sidecar.js';
+import type { CloseRecord } from '../../proxy/telemetry/close-log.js';
+import type {
+  LabBackendNode,
+  LabEdge,
+  LabEnvironment,
+  LabFaultLink,
+  LabHop,
+  LabSidecar,
+  SidecarOverrides,
+} from './types.js';
+
+const HOST = '127.0.0.1';
+
+export class NativeEnvironment implements LabEnvironment {
+  readonly kind = 'native' as const;
+  #stops: Array<() => Promise<void>> = [];
+  #toxi: Promise<ToxiproxyServer> | null = null;
+  #redis: Promise<RedisServer> | null = null;
+  #links = 0;
+  // Redis key/channel prefix shared by the backends of one scope, fresh for each scope.
+  #scope = `lab${Date.now().toString(36)}`;
+
+  #own(stop: () => Promise<void>): void {
+    this.#stops.push(stop);
+  }
+
+  #redisServer(): Promise<RedisServer> {
+    this.#redis ??= startRedis();
+    return this.#redis;
+  }
+
+  #toxiproxy(): Promise<ToxiproxyServer> {
+    this.#toxi ??= startToxiproxy();
+    return this.#toxi;
+  }
+
+  async backend(opts: { nodeId: string; redis?: boolean; heartbeatIntervalMs?: number }) {
+    const redisUrl = opts.redis ? (await this.#redisServer()).url : undefined;
+    const b: Backend = await startBackend({
+      nodeId: opts.nodeId,
+      redisUrl,
+      // Per scope, so replayed history of an earlier drill run never leaks in.
+      redisPrefix: this.#scope,
+      heartbeatIntervalMs: opts.heartbeatIntervalMs ?? 0,
+      closeGraceMs: 200,
+    });
+    this.#own(() => b.close());
+    const node: LabBackendNode = {
+      nodeId: b.nodeId,
+      url: b.url,
+      address: `${HOST}:${b.port}`,
+      stats: async () => structuredClone(b.stats()),
+      publish: async (room, data) => {
+        await b.publish(room, data);
+      },
+    };
+    return node;
+  }
+
+  async sidecar(target: string, overrides: SidecarOverrides = {}): Promise<LabSidecar> {
+    const logs: CloseRecord[] = [];
+    const config = sidecarConfig({
+      ...overrides,
+      target: target.startsWith('http') ? target : `http://${target}`,
+      listen: { host: HOST, port: 0 },
+      admin: null,
+    });
+    const checks = await buildChecks(config);
+    const s = await startSidecar(config, { log: (r) => logs.push(r), checks });
+    this.#own(() => s.close());
+    return {
+      url: s.url,
+      address: `${HOST}:${s.port}`,
+      metric: (name, labels = {}) => s.ctx.metrics.value(name, labels),
+      closeLog: async () => [...logs],
+      rss: async () => process.memoryUsage().rss,
+    };
+  }
+
+  async edge(upstream: string): Promise<LabEdge> {
+    const e = await startNginx({ upstream });
+    this.#own(() => e.stop());
+    return { httpUrl: e.httpUrl, httpsUrl: e.httpsUrl };
+  }
+
+  async hop(upstream: string, idleTimeoutMs: number): Promise<LabHop> {
+    const h = await startHaproxy({ upstream, idleTimeoutMs });
+    this.#own(() => h.stop());
+    return { url: h.url, address: `${HOST}:${h.port}`, restart: () => h.restart() };
+  }
+
+  async faultLink(name: string, upstream: string): Promise<LabFaultLink> {
+    const toxi = await this.#toxiproxy();
+    const proxyName = `${name}_${++this.#links}`;
+    const port = await freePort(HOST);
+    const proxy = await toxi.createProxy(proxyName, port, upstream);
+    const toxicNames: string[] = [];
+    this.#own(async () => {
+      await proxy.remove().catch(() => {});
+    });
+    return {
+      url: `http://${HOST}:${port}`,
+      address: `${HOST}:${port}`,
+      addToxic: async (spec) => {
+        const stream = spec.stream ?? 'downstream';
+        const toxicName = spec.name ?? `${spec.type}_${stream}`;
+        await toxi.addToxic(proxyName, {
+          type: spec.type,
+          stream,
+          name: toxicName,
+          attributes: spec.attributes as never,
+        });
+        toxicNames.push(toxicName);
+      },
+      clearToxics: async () => {
+        for (const t of toxicNames.splice(0)) await toxi.removeToxic(proxyName, t).catch(() => {});
+      },
+    };
+  }
+
+  clientAddresses(n: number): string[] {
+    return Array.from({ length: n }, (_, i) => `127.0.0.${2 + (i % 250)}`);
+  }
+
+  async releaseAll(): Promise<void> {
+    const stops = this.#stops.splice(0).reverse();
+    this.#scope = `lab${Date.now().toString(36)}${this.#links}`;
+    for (const stop of stops) {
+      try {
+        await stop();
+      } catch {
+        // keep stopping the rest; a component that failed to stop dies with this process
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.releaseAll();
+    const shared = [this.#toxi, this.#redis];
+    this.#toxi = null;
+    this.#redis = null;
+    for (const p of shared) {
+      if (!p) continue;
+      const c = await p.catch(() => null);
+      await c?.stop().catch(() => {});
+    }
+  }
+}

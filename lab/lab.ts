@@ -1,0 +1,107 @@
+/**
+ * The chaos lab: runs drills against a LabEnvironment, prints a scorecard, writes the report.
+ *
+ *   const { report } = await runLab({ drills: ['half-open'], runs: 3, reportDir: 'lab-report' });
+ *
+ * Every drill runs in its own scope: whatever it started is stopped before the next one, even if
+ * it threw (a throw counts as a failed run, with the error as the detail).
+ */
+import { ComposeEnvironment } from './env/compose.js';
+import { NativeEnvironment } from './env/native.js';
+import type { EnvKind, LabEnvironment } from './env/types.js';
+import { DRILLS } from './drills/index.js';
+import type { Drill, DrillResult } from './drills/types.js';
+import { buildReport, type DrillRun, type LabReport, scorecard, writeReport } from './report/render.js';
+
+export interface LabOptions {
+  /** Drill names to run (default: all). */
+  drills?: string[];
+  runs?: number;
+  /** Where report.json and report.html go; null writes nothing. Default lab-report. */
+  reportDir?: string | null;
+  env?: EnvKind | LabEnvironment;
+  /** Progress lines (default: stderr). */
+  progress?: (line: string) => void;
+  /** Hard limit per drill run (default 60 s). */
+  drillTimeoutMs?: number;
+}
+
+export interface LabOutcome {
+  report: LabReport;
+  scorecard: string;
+  files: { json: string; html: string } | null;
+}
+
+export function selectDrills(names?: string[]): Drill[] {
+  if (!names || names.length === 0) return [...DRILLS];
+  return names.map((n) => {
+    const d = DRILLS.find((x) => x.name === n);
+    if (!d) throw new Error(`unknown drill "${n}" (drills: ${DRILLS.map((x) => x.name).join(', ')})`);
+    return d;
+  });
+}
+
+function failed(err: unknown): DrillResult {
+  const detail = `error: ${err instanceof Error ? err.message : String(err)}`;
+  return {
+    symptom: { ok: false, detail },
+    detected: { ok: false, detail },
+    mitigated: { ok: false, detail },
+    figure: 'error',
+    series: [],
+  };
+}
+
+export async function runLab(opts: LabOptions = {}): Promise<LabOutcome> {
+  const drills = selectDrills(opts.drills);
+  const runs = Math.max(1, opts.runs ?? 1);
+  const progress = opts.progress ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const ownEnv = typeof opts.env !== 'object';
+  const env: LabEnvironment =
+    typeof opts.env === 'object'
+      ? opts.env
+      : opts.env === 'compose'
+        ? new ComposeEnvironment()
+        : new NativeEnvironment();
+  const timeoutMs = opts.drillTimeoutMs ?? 60_000;
+  const startedAt = new Date();
+  const results: DrillRun[] = [];
+  try {
+    for (const drill of drills) {
+      const entry: DrillRun = { name: drill.name, title: drill.title, runs: [], durationsMs: [] };
+      results.push(entry);
+      for (let i = 1; i <= runs; i++) {
+        const t0 = performance.now();
+        progress(`[lab] ${drill.name}${runs > 1 ? ` run ${i}/${runs}` : ''} ...`);
+        let result: DrillResult;
+        let timer: NodeJS.Timeout | undefined;
+        try {
+          result = await Promise.race([
+            drill.run(env, { log: (l) => progress(`[lab]   ${drill.name}: ${l}`) }),
+            new Promise<never>((_, reject) => {
+              timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
+            }),
+          ]);
+        } catch (err) {
+          result = failed(err);
+        } finally {
+          clearTimeout(timer);
+          await env.releaseAll();
+        }
+        const ms = performance.now() - t0;
+        entry.runs.push(result);
+        entry.durationsMs.push(Math.round(ms));
+        const marks = [result.symptom, result.detected, result.mitigated]
+          .map((c) => (c.ok ? '✓' : '✗'))
+          .join('');
+        progress(`[lab] ${drill.name}: ${marks} ${result.figure} (${(ms / 1000).toFixed(1)} s)`);
+      }
+    }
+  } finally {
+    if (ownEnv) await env.close();
+  }
+  const report = buildReport(results, env.kind, runs, startedAt);
+  const reportDir = opts.reportDir === undefined ? 'lab-report' : opts.reportDir;
+  const files = reportDir === null ? null : writeReport(report, reportDir);
+  return { report, scorecard: scorecard(report), files };
+}
