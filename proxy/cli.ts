@@ -13,6 +13,7 @@ interface Command {
 const COMMANDS: Record<string, () => Promise<Command>> = {
   proxy: () => import('./commands/proxy.js'),
   lab: () => import('./commands/lab.js'),
+  doctor: () => import('./commands/doctor.js'),
 };
 
 function version(): string {

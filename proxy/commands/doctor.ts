@@ -24,7 +24,7 @@ export const help = () =>
       '--json prints one document: {url, startedAt, durationMs, exitCode, checks[], verdict}; each check',
       'is {id, title, status: ok|warn|fail|skip, summary, durationMs, data}, ids dns, tcp, tls,',
       'ws.upgrade, ws.accept, ws.negotiation, ws.roundtrip, ws.idle, ws.keepalive, sse, poll; verdict is',
-      '{transport: websocket|sse|long-poll|none, healthy, summary, fixes[{problem, advice, lines}]}.',
+      '{transport: websocket|sse|long-poll|none, healthy, summary, fixes[{problem, severity, advice, lines}]}.',
       '',
       'Durations: 500ms, 2s, 1m or plain milliseconds. Options are flags only (no environment variables).',
       'Exit codes: 0 healthy, 1 a problem was found, 2 usage error.',

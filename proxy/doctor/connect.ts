@@ -38,14 +38,10 @@ async function resolve(target: Target, timeoutMs: number): Promise<string[]> {
     );
     return found.map((a) => a.address);
   } catch (err) {
-    if (err instanceof DoctorError) throw err;
-    throw new DoctorError(
-      'SL_DOCTOR_DNS',
-      `cannot resolve ${target.hostname}: ${(err as NodeJS.ErrnoException).code ?? err}`,
-      {
-        cause: err,
-      },
-    );
+    // A slow resolver is a DNS problem too: keep the layer in the code, the detail in the text.
+    const why =
+      err instanceof DoctorError ? err.message : ((err as NodeJS.ErrnoException).code ?? String(err));
+    throw new DoctorError('SL_DOCTOR_DNS', `cannot resolve ${target.hostname}: ${why}`, { cause: err });
   }
 }
 
@@ -92,11 +88,12 @@ function handshakeTls(socket: Socket, target: Target, timeoutMs: number): Promis
     } as tls.ConnectionOptions);
     const timer = setTimeout(() => {
       secure.destroy();
-      reject(new DoctorError('SL_DOCTOR_TIMEOUT', `TLS handshake: no answer within ${timeoutMs} ms`));
+      reject(new DoctorError('SL_DOCTOR_TLS', `TLS handshake: no answer within ${timeoutMs} ms`));
     }, timeoutMs);
     secure.once('secureConnect', () => {
       clearTimeout(timer);
       secure.removeAllListeners('error');
+      secure.on('error', () => {}); // see openConnection
       resolvePromise(secure);
     });
     secure.once('error', (err) => {
@@ -125,6 +122,9 @@ export async function openConnection(target: Target, opts: ConnectOptions): Prom
   }
   if (!socket) throw lastError;
   socket.setNoDelay(true);
+  // Every user of the connection listens for errors itself; this one only keeps an error in a
+  // gap between two users (or after the last) from crashing the process.
+  socket.on('error', () => {});
   const t2 = performance.now();
   if (!target.secure) {
     return { socket, addresses, address, dnsMs: t1 - t0, connectMs: t2 - t1, tlsMs: 0, tls: null };

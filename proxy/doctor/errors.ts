@@ -5,13 +5,13 @@
 import { SocketlensError } from '../errors.js';
 
 export type DoctorErrorCode =
-  /** The host name did not resolve. */
+  /** The host name did not resolve (in time). */
   | 'SL_DOCTOR_DNS'
   /** No address accepted a TCP connection. */
   | 'SL_DOCTOR_CONNECT'
-  /** The TLS handshake failed (not: the certificate is untrusted; that is reported, not thrown). */
+  /** The TLS handshake failed or timed out (an untrusted certificate is reported, not thrown). */
   | 'SL_DOCTOR_TLS'
-  /** A step did not finish within --timeout. */
+  /** TCP connect, or an answer after it, did not come within --timeout. */
   | 'SL_DOCTOR_TIMEOUT'
   /** The peer closed or reset the connection before answering. */
   | 'SL_DOCTOR_CLOSED'

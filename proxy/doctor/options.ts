@@ -93,7 +93,7 @@ export const DOCTOR_OPTIONS: readonly OptionSpec[] = [
     group: G_IDLE,
     noEnv: true,
     default: 0,
-    help: "Your app's heartbeat interval; an idle cut at or below it is a failure (0: unknown, a cut is a warning).",
+    help: "Your app's heartbeat interval: an idle cut at or below it is a failure, above it only a note (0: assume 30s, common library defaults).",
   },
   {
     flag: 'sse-path',

@@ -37,7 +37,7 @@ export async function probeConnect(opts: DoctorOptions): Promise<ConnectResult> 
       durationMs: 0,
       data: { error: reason },
     });
-    if (code === 'SL_DOCTOR_DNS' || (code === 'SL_DOCTOR_TIMEOUT' && reason.startsWith('DNS')))
+    if (code === 'SL_DOCTOR_DNS')
       return {
         conn: null,
         checks: [
@@ -46,7 +46,7 @@ export async function probeConnect(opts: DoctorOptions): Promise<ConnectResult> 
           skip('tls', 'TLS', 'no connection'),
         ],
       };
-    if (code === 'SL_DOCTOR_TLS' || (code === 'SL_DOCTOR_TIMEOUT' && reason.startsWith('TLS')))
+    if (code === 'SL_DOCTOR_TLS')
       return {
         conn: null,
         checks: [
