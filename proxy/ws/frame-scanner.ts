@@ -83,7 +83,11 @@ export class FrameScanner {
   private remaining = 0;
   private opcode = 0;
   private masked = false;
-  private readonly mask = Buffer.alloc(4);
+  // The masking key as four numbers: no per-scanner buffer to allocate.
+  private m0 = 0;
+  private m1 = 0;
+  private m2 = 0;
+  private m3 = 0;
   /** Payload offset reached in the current frame, for control-frame byte positions. */
   private payloadPos = 0;
   /** Inside a fragmented data message (a non-final data frame was seen). */
@@ -201,10 +205,10 @@ export class FrameScanner {
     }
     this.masked = (b1 & 0x80) !== 0;
     if (this.masked) {
-      this.mask[0] = h[off];
-      this.mask[1] = h[off + 1];
-      this.mask[2] = h[off + 2];
-      this.mask[3] = h[off + 3];
+      this.m0 = h[off];
+      this.m1 = h[off + 1];
+      this.m2 = h[off + 2];
+      this.m3 = h[off + 3];
     }
 
     if ((b0 & 0x30) !== 0 || ((b0 & 0x40) !== 0 && !this.allowRsv1)) return this.fail('reserved_bits', pos);
@@ -252,7 +256,7 @@ export class FrameScanner {
       // Only the first two payload bytes (the status code) are unmasked.
       for (let i = 0; i < take && this.payloadPos + i < 2; i++) {
         const p = this.payloadPos + i;
-        const byte = this.masked ? chunk[pos + i] ^ this.mask[p] : chunk[pos + i];
+        const byte = this.masked ? chunk[pos + i] ^ this.maskByte(p) : chunk[pos + i];
         if (p === 0) this.closeCodeHigh = byte;
         else if (this.closes === 0) this.closeCode = (this.closeCodeHigh << 8) | byte;
       }
@@ -260,12 +264,25 @@ export class FrameScanner {
       const t = this.matchToken!;
       for (let i = 0; i < take; i++) {
         const p = this.payloadPos + i;
-        const byte = this.masked ? chunk[pos + i] ^ this.mask[p & 3] : chunk[pos + i];
+        const byte = this.masked ? chunk[pos + i] ^ this.maskByte(p) : chunk[pos + i];
         if (byte !== t[p]) {
           this.pongMatching = false;
           break;
         }
       }
+    }
+  }
+
+  private maskByte(p: number): number {
+    switch (p & 3) {
+      case 0:
+        return this.m0;
+      case 1:
+        return this.m1;
+      case 2:
+        return this.m2;
+      default:
+        return this.m3;
     }
   }
 
