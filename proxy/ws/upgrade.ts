@@ -113,7 +113,8 @@ async function handleUpgrade(
     path: req.url,
     headers: forwardedRawHeaders(req, extra) as unknown as http.OutgoingHttpHeaders,
     setHost: false,
-    agent: false,
+    // No agent: with createConnection given, Node opens the socket directly (agent: false would
+    // build a new Agent for every upgrade).
     // Half-open TCP is passed through as it is: a FIN from one end is relayed as a FIN.
     createConnection: (opts: net.NetConnectOpts & tls.ConnectionOptions) =>
       secure ? tls.connect(opts) : net.connect({ ...opts, allowHalfOpen: true }),
