@@ -33,7 +33,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
     return 2;
   }
   const config = resolveSidecarConfig(args, env);
-  await setupTracingFromEnv(env);
+  const stopTracing = await setupTracingFromEnv(env);
   const checks = await buildChecks(config);
   const sidecar = await startSidecar(config, { checks });
   process.stderr.write(
@@ -45,7 +45,10 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
       process.stderr.write(
         `socketlens: ${signal}: closing connections (drain up to ${config.drainTimeout} ms)\n`,
       );
-      sidecar.shutdown().then(() => resolve(0));
+      sidecar
+        .shutdown()
+        .then(() => stopTracing?.())
+        .then(() => resolve(0));
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));

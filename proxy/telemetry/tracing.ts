@@ -57,10 +57,15 @@ export function endConnectionSpan(span: Span, c: SpanClose): void {
   span.end();
 }
 
-/** Registers an OTLP exporter if the standard environment variables ask for one. */
-export async function setupTracingFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
-  if (!env.OTEL_EXPORTER_OTLP_ENDPOINT && !env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return false;
-  if (env.OTEL_SDK_DISABLED === 'true') return false;
+/**
+ * Registers an OTLP exporter if the standard environment variables ask for one. Returns a
+ * function that flushes and stops it (call it before exiting), or null when tracing stays off.
+ */
+export async function setupTracingFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<(() => Promise<void>) | null> {
+  if (!env.OTEL_EXPORTER_OTLP_ENDPOINT && !env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return null;
+  if (env.OTEL_SDK_DISABLED === 'true') return null;
   const [{ BasicTracerProvider, BatchSpanProcessor }, { OTLPTraceExporter }, { W3CTraceContextPropagator }] =
     await Promise.all([
       import('@opentelemetry/sdk-trace-base'),
@@ -72,5 +77,5 @@ export async function setupTracingFromEnv(env: NodeJS.ProcessEnv = process.env):
   });
   trace.setGlobalTracerProvider(provider);
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-  return true;
+  return () => provider.shutdown();
 }
