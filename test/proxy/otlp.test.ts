@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import WebSocket from 'ws';
-import { waitUntil } from '../helpers/raw.js';
+import { startSidecarProcess } from '../helpers/sidecar-process.js';
 import { startWsBackend } from '../helpers/ws-backend.js';
 
 describe('OTLP export', () => {
@@ -25,36 +24,17 @@ describe('OTLP export', () => {
     collector.listen(0, '127.0.0.1');
     await once(collector, 'listening');
     const backend = await startWsBackend();
-    const child = spawn(
-      process.execPath,
-      [
-        'bin/socketlens.js',
-        'proxy',
-        '--listen',
-        '127.0.0.1:0',
-        '--admin',
-        'off',
-        '--log',
-        'off',
-        '--target',
-        `http://127.0.0.1:${backend.port}`,
-      ],
+    const sidecar = await startSidecarProcess(
+      `http://127.0.0.1:${backend.port}`,
+      ['--admin', 'off', '--log', 'off'],
       {
-        stdio: ['ignore', 'ignore', 'pipe'],
-        env: {
-          ...process.env,
-          OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(collector.address() as AddressInfo).port}`,
-          OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-        },
+        ...process.env,
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(collector.address() as AddressInfo).port}`,
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
       },
     );
-    let stderr = '';
-    child.stderr.on('data', (c) => {
-      stderr += c;
-    });
+    const { child, port } = sidecar;
     try {
-      await waitUntil(() => /proxying http:\/\/127\.0\.0\.1:\d+/.test(stderr), 5000, 'sidecar start');
-      const port = Number(/proxying http:\/\/127\.0\.0\.1:(\d+)/.exec(stderr)![1]);
       const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
       await once(ws, 'open');
       ws.close(1000);
@@ -72,7 +52,7 @@ describe('OTLP export', () => {
       const traceparent = String(backend.requests[0].headers.traceparent);
       assert.match(traceparent, /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
     } finally {
-      child.kill('SIGKILL');
+      sidecar.kill();
       await backend.close();
       collector.close();
     }

@@ -1,42 +1,18 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import WebSocket from 'ws';
-import { waitUntil } from '../helpers/raw.js';
+import { startSidecarProcess } from '../helpers/sidecar-process.js';
 import { startWsBackend } from '../helpers/ws-backend.js';
 
 describe('SIGTERM', () => {
   it('closes every WebSocket with 1001 on both sides, drains, and exits 0', async () => {
     const backend = await startWsBackend();
-    const child = spawn(
-      process.execPath,
-      [
-        'bin/socketlens.js',
-        'proxy',
-        '--listen',
-        '127.0.0.1:0',
-        '--admin',
-        'off',
-        '--target',
-        `http://127.0.0.1:${backend.port}`,
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let stderr = '';
-    let stdout = '';
-    child.stderr.on('data', (c) => {
-      stderr += c;
-    });
-    child.stdout.on('data', (c) => {
-      stdout += c;
-    });
+    const sidecar = await startSidecarProcess(`http://127.0.0.1:${backend.port}`, ['--admin', 'off']);
     try {
-      await waitUntil(() => /proxying http:\/\/127\.0\.0\.1:\d+/.test(stderr), 5000, 'sidecar start');
-      const port = Number(/proxying http:\/\/127\.0\.0\.1:(\d+)/.exec(stderr)![1]);
       const clients = await Promise.all(
         [1, 2, 3].map(async () => {
-          const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+          const ws = new WebSocket(`ws://127.0.0.1:${sidecar.port}/ws`);
           await once(ws, 'open');
           return ws;
         }),
@@ -44,13 +20,14 @@ describe('SIGTERM', () => {
       const serverSide = await Promise.all([backend.next(), backend.next(), backend.next()]);
       const clientCodes = clients.map((ws) => once(ws, 'close').then(([code]) => code as number));
       const serverCodes = serverSide.map((ws) => once(ws, 'close').then(([code]) => code as number));
-      const exited = once(child, 'exit');
-      child.kill('SIGTERM');
+      const exited = once(sidecar.child, 'exit');
+      sidecar.child.kill('SIGTERM');
       assert.deepEqual(await Promise.all(clientCodes), [1001, 1001, 1001]);
       assert.deepEqual(await Promise.all(serverCodes), [1001, 1001, 1001]);
       const [code] = await exited;
       assert.equal(code, 0);
-      const lines = stdout
+      const lines = sidecar
+        .stdout()
         .trim()
         .split('\n')
         .map((l) => JSON.parse(l) as { close_code: number; initiator: string; reason: string });
@@ -58,7 +35,7 @@ describe('SIGTERM', () => {
       for (const l of lines)
         assert.deepEqual([l.close_code, l.initiator, l.reason], [1001, 'proxy', 'shutdown']);
     } finally {
-      child.kill('SIGKILL');
+      sidecar.kill();
       await backend.close();
     }
   });

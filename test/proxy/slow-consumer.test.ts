@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import type { WebSocket } from 'ws';
 import { rawUpgrade, waitUntil } from '../helpers/raw.js';
 import { startTestSidecar } from '../helpers/sidecar.js';
+import { startSidecarProcess } from '../helpers/sidecar-process.js';
 import { startWsBackend } from '../helpers/ws-backend.js';
 
 /** Sends 64 KiB messages as long as the socket's own queue stays small, until stopped. */
@@ -21,11 +20,6 @@ function flood(ws: WebSocket, ms: number): Promise<void> {
       while (ws.bufferedAmount < 1024 * 1024) ws.send(chunk);
     }, 5);
   });
-}
-
-function rssBytes(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * 1024 : 0;
 }
 
 describe('slow consumers', () => {
@@ -66,38 +60,23 @@ describe('slow consumers', () => {
 
   it('keeps the sidecar RSS bounded with 200 stalled clients and a flooding backend', async () => {
     const backend = await startWsBackend({ echo: false });
-    const child = spawn(
-      process.execPath,
-      [
-        'bin/socketlens.js',
-        'proxy',
-        '--listen',
-        '127.0.0.1:0',
-        '--admin',
-        'off',
-        '--log',
-        'off',
-        '--target',
-        `http://127.0.0.1:${backend.port}`,
-        '--slow-consumer',
-        '--max-buffer-bytes',
-        '256KiB',
-        '--slow-consumer-grace',
-        '30s',
-        '--max-total-buffer-bytes',
-        '16MiB',
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    let stderr = '';
-    child.stderr.on('data', (c) => {
-      stderr += c;
-    });
+    const sidecar = await startSidecarProcess(`http://127.0.0.1:${backend.port}`, [
+      '--admin',
+      'off',
+      '--log',
+      'off',
+      '--slow-consumer',
+      '--max-buffer-bytes',
+      '256KiB',
+      '--slow-consumer-grace',
+      '30s',
+      '--max-total-buffer-bytes',
+      '16MiB',
+    ]);
+    const port = sidecar.port;
     const clients: Array<Awaited<ReturnType<typeof rawUpgrade>>> = [];
     try {
-      await waitUntil(() => /proxying http:\/\/127\.0\.0\.1:\d+/.test(stderr), 5000, 'sidecar start');
-      const port = Number(/proxying http:\/\/127\.0\.0\.1:(\d+)/.exec(stderr)![1]);
-      const baseline = rssBytes(child.pid!);
+      const baseline = sidecar.rss();
       for (let i = 0; i < 200; i++) {
         const c = await rawUpgrade(port, '/ws');
         c.socket.pause();
@@ -106,7 +85,7 @@ describe('slow consumers', () => {
       await waitUntil(() => backend.sockets.size === 200, 5000, '200 backend sockets');
       let peak = 0;
       const sampler = setInterval(() => {
-        peak = Math.max(peak, rssBytes(child.pid!));
+        peak = Math.max(peak, sidecar.rss());
       }, 50);
       await Promise.all([...backend.sockets].map((ws) => flood(ws, 3000)));
       clearInterval(sampler);
@@ -122,7 +101,7 @@ describe('slow consumers', () => {
       );
     } finally {
       for (const c of clients) c.socket.destroy();
-      child.kill('SIGKILL');
+      sidecar.kill();
       await backend.close();
     }
   });
