@@ -6,6 +6,8 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net from 'node:net';
 import type { SidecarContext } from '../context.js';
+import { createLiveEvents } from './live-events.js';
+import { LIVE_PAGE_CSP, LIVE_PAGE_HTML } from './live-page.js';
 
 export type AdminRoute = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
 
@@ -24,16 +26,33 @@ export function targetReachable(target: URL, timeoutMs = 1000): Promise<boolean>
   });
 }
 
-function send(res: ServerResponse, status: number, type: string, body: string): void {
+function send(
+  res: ServerResponse,
+  status: number,
+  type: string,
+  body: string,
+  headers: Record<string, string> = {},
+): void {
   res.writeHead(status, {
     'content-type': type,
     'cache-control': 'no-store',
     'content-length': Buffer.byteLength(body),
+    ...headers,
   });
   res.end(body);
 }
 
-export function createAdminServer(ctx: SidecarContext, extra: AdminRoute[] = []): http.Server {
+export interface AdminServerOptions {
+  /** How often /live pushes a snapshot while someone watches (default 1000 ms). */
+  liveIntervalMs?: number;
+}
+
+export function createAdminServer(
+  ctx: SidecarContext,
+  extra: AdminRoute[] = [],
+  opts: AdminServerOptions = {},
+): http.Server {
+  const live = createLiveEvents(ctx, { intervalMs: opts.liveIntervalMs });
   const server = http.createServer(async (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     try {
@@ -42,6 +61,15 @@ export function createAdminServer(ctx: SidecarContext, extra: AdminRoute[] = [])
         return;
       }
       switch (path) {
+        case '/':
+          send(res, 200, 'text/html; charset=utf-8', LIVE_PAGE_HTML, {
+            'content-security-policy': LIVE_PAGE_CSP,
+            'x-content-type-options': 'nosniff',
+          });
+          return;
+        case '/live':
+          live.handle(req, res);
+          return;
         case '/metrics':
           send(res, 200, ctx.metrics.registry.contentType, await ctx.metrics.exposition());
           return;
@@ -74,5 +102,6 @@ export function createAdminServer(ctx: SidecarContext, extra: AdminRoute[] = [])
       else res.destroy();
     }
   });
+  server.on('close', () => live.close());
   return server;
 }
