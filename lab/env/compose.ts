@@ -1,24 +1,37 @@
 /**
- * The compose lab environment (skeleton): the same LabEnvironment, mapped onto the services of
- * the docker-compose stack (lab/compose/docker-compose.yml) instead of child processes.
+ * The compose lab environment: the same LabEnvironment, mapped onto the services of the
+ * repository's docker-compose.yml (at the repository root) instead of child processes.
  *
- * It cannot run in this sandbox (no Docker engine); it typechecks and documents the mapping:
+ * Design: the drills run on the HOST, `node bin/socketlens.js lab --env compose`, with Docker
+ * Engine and the Compose v2 plugin (`docker compose`) installed there. This class drives the
+ * stack with the docker-compose package (the `docker compose` CLI) and reaches every service
+ * through its published loopback port (`docker compose port SERVICE PORT`). Nothing runs inside
+ * the compose network on the drills' behalf, so no container needs the Docker socket.
  *
- *   backend({nodeId: 'node-1'|'node-2'})  -> service backend-1 / backend-2 (container port 3000)
- *   sidecar(target)                       -> service sidecar-1 / sidecar-2 (8080, admin 9464);
- *                                           the sidecar in front of a backend is fixed by the
- *                                           compose file, `overrides` are passed as SOCKETLENS_*
- *                                           environment on `up --force-recreate`
- *   edge(upstream)                        -> service edge (nginx, 80/443)
- *   hop(upstream, idle)                   -> service hop (HAProxy, 8081); restart() = restartOne
- *   faultLink(name, upstream)             -> service toxiproxy (API 8474, proxies on 20000+)
+ * Mapping (service names, container ports and variables are exported below; an offline test
+ * checks each of them against docker-compose.yml):
  *
- * Metrics are scraped from the sidecar's admin /metrics (the in-process shortcut of the native
- * runner does not exist here); the close log is read with `docker compose logs`.
+ *   backend({nodeId, heartbeatIntervalMs}) -> backend-1 / backend-2 (3000), recreated with
+ *                                            BACKEND_HEARTBEAT_MS
+ *   sidecar(target, overrides)            -> sidecar-K for target backend-K (8080, admin 9464),
+ *                                            recreated with the overrides as SOCKETLENS_* variables
+ *   edge(upstream)                        -> edge (nginx; http 8080, https 8443), recreated with
+ *                                            EDGE_UPSTREAM = upstream's in-network address
+ *   hop(upstream, idle)                   -> hop (HAProxy, 8080), recreated with HOP_UPSTREAM and
+ *                                            IDLE_TIMEOUT; restart() = `docker compose restart hop`
+ *   faultLink(name, upstream)             -> toxiproxy (API 8474); proxies listen on 20000-20009
+ *
+ * Addresses handed to a drill are host addresses (127.0.0.1:<published>); when a drill passes
+ * one back as an upstream, it is translated to the service's address on the compose network
+ * (e.g. sidecar-2:8080), since nginx, HAProxy and Toxiproxy dial from inside it.
+ * Metrics are scraped from the sidecar's admin /metrics; the close log is the sidecar's stdout,
+ * read with `docker compose logs` (each scope recreates the sidecars, so the log is the scope's).
  */
 import * as compose from 'docker-compose';
 import { Toxiproxy } from 'toxiproxy-node-client';
 import type { BackendStats } from '../backend/stats.js';
+import { repoRoot } from '../runner/paths.js';
+import { envName } from '../../proxy/config/schema.js';
 import type { CloseRecord } from '../../proxy/telemetry/close-log.js';
 import type {
   LabBackendNode,
@@ -30,22 +43,51 @@ import type {
   SidecarOverrides,
 } from './types.js';
 
-export interface ComposeEnvironmentOptions {
-  /** Directory holding docker-compose.yml; default lab/compose. */
-  cwd?: string;
-  /** Host the published ports are reachable on; default 127.0.0.1. */
-  host?: string;
-}
+/** The compose file, relative to the repository root. */
+export const COMPOSE_FILE = 'docker-compose.yml';
 
-/** Service name of each role, as written in lab/compose/docker-compose.yml. */
+/** Service name of each role, as written in docker-compose.yml. sidecars[k] fronts backends[k]. */
 export const COMPOSE_SERVICES = {
   backends: ['backend-1', 'backend-2'],
   sidecars: ['sidecar-1', 'sidecar-2'],
   edge: 'edge',
+  edgeCert: 'edge-cert',
   hop: 'hop',
   toxiproxy: 'toxiproxy',
   redis: 'redis',
 } as const;
+
+/** Container ports this class asks `docker compose port` about; each must be published. */
+export const COMPOSE_PORTS = {
+  backend: 3000,
+  sidecar: 8080,
+  sidecarAdmin: 9464,
+  edgeHttp: 8080,
+  edgeHttps: 8443,
+  hop: 8080,
+  toxiproxyApi: 8474,
+  /** Toxiproxy proxies listen on these ports inside the container, published on the same numbers. */
+  toxiproxyProxies: { first: 20000, count: 10 },
+} as const;
+
+/** Variables this class sets when it (re)creates a service; docker-compose.yml must read them. */
+export const COMPOSE_VARIABLES = {
+  backendHeartbeat: 'BACKEND_HEARTBEAT_MS',
+  edgeUpstream: 'EDGE_UPSTREAM',
+  hopUpstream: 'HOP_UPSTREAM',
+  hopIdleTimeout: 'IDLE_TIMEOUT',
+} as const;
+
+/** The SOCKETLENS_* variables that carry sidecar overrides (sidecarOverrideEnv's names). */
+export function sidecarOverrideEnv(overrides: SidecarOverrides): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, v] of Object.entries(overrides)) {
+    if (v === null || v === undefined) continue;
+    const flag = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+    env[envName('SOCKETLENS', flag)] = Array.isArray(v) ? v.join(',') : String(v);
+  }
+  return env;
+}
 
 function parseMetric(text: string, name: string, labels: Record<string, string>): number {
   let sum = 0;
@@ -61,30 +103,74 @@ function parseMetric(text: string, name: string, labels: Record<string, string>)
   return sum;
 }
 
+export interface ComposeEnvironmentOptions {
+  /** Directory holding docker-compose.yml; default the repository root. */
+  cwd?: string;
+  /** Host the published ports are reachable on; default 127.0.0.1 (the file's LAB_BIND default). */
+  host?: string;
+}
+
 export class ComposeEnvironment implements LabEnvironment {
   readonly kind = 'compose' as const;
   readonly #opts: compose.IDockerComposeOptions;
   readonly #host: string;
-  #backends = 0;
-  #sidecars = 0;
-  #links = 0;
+  /** Host address handed to a drill -> the same endpoint's address on the compose network. */
+  #inNetwork = new Map<string, string>();
+  #usedBackends = new Set<string>();
+  #usedSidecars = new Set<string>();
+  #links: Array<{ name: string; port: number }> = [];
+  #toxi: Toxiproxy | null = null;
+  #certMade = false;
 
   constructor(opts: ComposeEnvironmentOptions = {}) {
-    this.#opts = { cwd: opts.cwd ?? 'lab/compose', log: false };
+    this.#opts = { cwd: opts.cwd ?? repoRoot(), config: COMPOSE_FILE, log: false };
     this.#host = opts.host ?? '127.0.0.1';
   }
 
   async #published(service: string, containerPort: number): Promise<string> {
     const r = await compose.port(service, containerPort, this.#opts);
-    return `${this.#host}:${r.data.port}`;
+    const address = `${this.#host}:${r.data.port}`;
+    this.#inNetwork.set(address, `${service}:${containerPort}`);
+    return address;
   }
 
-  async backend(opts: { nodeId: string; redis?: boolean }): Promise<LabBackendNode> {
-    const service = COMPOSE_SERVICES.backends[this.#backends++ % COMPOSE_SERVICES.backends.length];
-    await compose.upOne(service, this.#opts);
-    const address = await this.#published(service, 3000);
+  /** (Re)creates one service with extra variables, leaving its dependencies as they are. */
+  async #recreate(service: string, env: Record<string, string>): Promise<void> {
+    await compose.upOne(service, {
+      ...this.#opts,
+      env: { ...process.env, ...env },
+      commandOptions: ['--force-recreate', '--no-deps', '--wait'],
+    });
+  }
+
+  #networkAddress(address: string, role: string): string {
+    const bare = address.replace(/^[a-z]+:\/\//, '').replace(/\/.*$/, '');
+    const mapped = this.#inNetwork.get(bare);
+    if (!mapped) {
+      throw new Error(
+        `compose lab: ${role} ${address} is not an address this environment handed out; pass a backend, sidecar or link of the same scope`,
+      );
+    }
+    return mapped;
+  }
+
+  async backend(opts: {
+    nodeId: string;
+    redis?: boolean;
+    heartbeatIntervalMs?: number;
+  }): Promise<LabBackendNode> {
+    const service = COMPOSE_SERVICES.backends.find((s) => !this.#usedBackends.has(s));
+    if (!service) throw new Error(`compose lab: only ${COMPOSE_SERVICES.backends.length} backends per scope`);
+    this.#usedBackends.add(service);
+    // Redis starts as a dependency the first time; backends always join its bus in compose.
+    await compose.upOne(COMPOSE_SERVICES.redis, { ...this.#opts, commandOptions: ['--wait'] });
+    await this.#recreate(service, {
+      [COMPOSE_VARIABLES.backendHeartbeat]: String(opts.heartbeatIntervalMs ?? 0),
+    });
+    const address = await this.#published(service, COMPOSE_PORTS.backend);
     const url = `http://${address}`;
     return {
+      // The node id is fixed by the compose file (n1, n2); the drill's name is kept for its logs.
       nodeId: opts.nodeId,
       url,
       address,
@@ -99,23 +185,23 @@ export class ComposeEnvironment implements LabEnvironment {
     };
   }
 
-  async sidecar(_target: string, overrides: SidecarOverrides = {}): Promise<LabSidecar> {
-    const service = COMPOSE_SERVICES.sidecars[this.#sidecars++ % COMPOSE_SERVICES.sidecars.length];
-    const env: NodeJS.ProcessEnv = { ...process.env };
-    for (const [k, v] of Object.entries(overrides)) {
-      if (v === null || v === undefined) continue;
-      env[`SOCKETLENS_${k.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`] = Array.isArray(v)
-        ? v.join(',')
-        : String(v);
-    }
-    await compose.upOne(service, { ...this.#opts, env, commandOptions: ['--force-recreate'] });
-    const address = await this.#published(service, 8080);
-    const admin = await this.#published(service, 9464);
+  async sidecar(target: string, overrides: SidecarOverrides = {}): Promise<LabSidecar> {
+    // Each sidecar's target is fixed by the compose file: sidecar-K -> backend-K.
+    const backendService = this.#networkAddress(target, 'sidecar target').split(':')[0];
+    const k = COMPOSE_SERVICES.backends.indexOf(backendService as (typeof COMPOSE_SERVICES.backends)[number]);
+    if (k < 0) throw new Error(`compose lab: a sidecar can only front a backend, got ${target}`);
+    const service = COMPOSE_SERVICES.sidecars[k]!;
+    if (this.#usedSidecars.has(service))
+      throw new Error(`compose lab: ${service} is already in use in this scope`);
+    this.#usedSidecars.add(service);
+    await this.#recreate(service, sidecarOverrideEnv(overrides));
+    const address = await this.#published(service, COMPOSE_PORTS.sidecar);
+    const admin = await this.#published(service, COMPOSE_PORTS.sidecarAdmin);
+    const scrape = async () => (await fetch(`http://${admin}/metrics`)).text();
     return {
       url: `http://${address}`,
       address,
-      metric: async (name, labels = {}) =>
-        parseMetric(await (await fetch(`http://${admin}/metrics`)).text(), name, labels),
+      metric: async (name, labels = {}) => parseMetric(await scrape(), name, labels),
       closeLog: async () => {
         const r = await compose.logs(service, { ...this.#opts, commandOptions: ['--no-log-prefix'] });
         return r.out
@@ -123,27 +209,31 @@ export class ComposeEnvironment implements LabEnvironment {
           .filter((l) => l.includes('"connection_closed"'))
           .map((l) => JSON.parse(l) as CloseRecord);
       },
-      rss: async () =>
-        parseMetric(
-          await (await fetch(`http://${admin}/metrics`)).text(),
-          'process_resident_memory_bytes',
-          {},
-        ),
+      rss: async () => parseMetric(await scrape(), 'process_resident_memory_bytes', {}),
     };
   }
 
-  async edge(_upstream: string): Promise<LabEdge> {
-    await compose.upOne(COMPOSE_SERVICES.edge, this.#opts);
+  async edge(upstream: string): Promise<LabEdge> {
+    if (!this.#certMade) {
+      // The one-shot cert step (idempotent); `run` waits for it, `up --no-deps` would not.
+      await compose.run(COMPOSE_SERVICES.edgeCert, [], { ...this.#opts, commandOptions: ['--rm'] });
+      this.#certMade = true;
+    }
+    await this.#recreate(COMPOSE_SERVICES.edge, {
+      [COMPOSE_VARIABLES.edgeUpstream]: this.#networkAddress(upstream, 'edge upstream'),
+    });
     return {
-      httpUrl: `http://${await this.#published(COMPOSE_SERVICES.edge, 80)}`,
-      httpsUrl: `https://${await this.#published(COMPOSE_SERVICES.edge, 443)}`,
+      httpUrl: `http://${await this.#published(COMPOSE_SERVICES.edge, COMPOSE_PORTS.edgeHttp)}`,
+      httpsUrl: `https://${await this.#published(COMPOSE_SERVICES.edge, COMPOSE_PORTS.edgeHttps)}`,
     };
   }
 
-  async hop(_upstream: string, idleTimeoutMs: number): Promise<LabHop> {
-    const env = { ...process.env, HOP_IDLE_TIMEOUT: `${idleTimeoutMs}ms` };
-    await compose.upOne(COMPOSE_SERVICES.hop, { ...this.#opts, env, commandOptions: ['--force-recreate'] });
-    const address = await this.#published(COMPOSE_SERVICES.hop, 8081);
+  async hop(upstream: string, idleTimeoutMs: number): Promise<LabHop> {
+    await this.#recreate(COMPOSE_SERVICES.hop, {
+      [COMPOSE_VARIABLES.hopUpstream]: this.#networkAddress(upstream, 'hop upstream'),
+      [COMPOSE_VARIABLES.hopIdleTimeout]: `${idleTimeoutMs}ms`,
+    });
+    const address = await this.#published(COMPOSE_SERVICES.hop, COMPOSE_PORTS.hop);
     return {
       url: `http://${address}`,
       address,
@@ -154,40 +244,71 @@ export class ComposeEnvironment implements LabEnvironment {
   }
 
   async faultLink(name: string, upstream: string): Promise<LabFaultLink> {
-    await compose.upOne(COMPOSE_SERVICES.toxiproxy, this.#opts);
-    const api = new Toxiproxy(`http://${await this.#published(COMPOSE_SERVICES.toxiproxy, 8474)}`);
-    const listenPort = 20000 + this.#links++;
-    const proxy = await api.createProxy({ name, listen: `0.0.0.0:${listenPort}`, upstream });
+    const { first, count } = COMPOSE_PORTS.toxiproxyProxies;
+    if (this.#links.length >= count) throw new Error(`compose lab: at most ${count} fault links per scope`);
+    if (!this.#toxi) {
+      await compose.upOne(COMPOSE_SERVICES.toxiproxy, this.#opts);
+      const api = await this.#published(COMPOSE_SERVICES.toxiproxy, COMPOSE_PORTS.toxiproxyApi);
+      this.#toxi = new Toxiproxy(`http://${api}`);
+    }
+    const api = this.#toxi;
+    const listenPort = first + this.#links.length;
+    const proxyName = `${name}_${listenPort}`;
+    const proxy = await api.createProxy({
+      name: proxyName,
+      listen: `0.0.0.0:${listenPort}`,
+      upstream: this.#networkAddress(upstream, 'fault link upstream'),
+    });
+    this.#links.push({ name: proxyName, port: listenPort });
     const address = await this.#published(COMPOSE_SERVICES.toxiproxy, listenPort);
+    const toxics: Array<{ remove(): Promise<void> }> = [];
     return {
       url: `http://${address}`,
       address,
       addToxic: async (spec) => {
         const stream = spec.stream ?? 'downstream';
-        await proxy.addToxic({
+        const toxic = await proxy.addToxic({
           name: spec.name ?? `${spec.type}_${stream}`,
           type: spec.type,
           stream,
           toxicity: 1,
           attributes: spec.attributes as never,
         });
+        toxics.push(toxic);
       },
       clearToxics: async () => {
-        await api.reset();
+        for (const toxic of toxics.splice(0)) await toxic.remove().catch(() => {});
       },
     };
   }
 
   clientAddresses(n: number): string[] {
-    // Published ports are reached through the Docker proxy; one source address is all there is.
-    return Array.from({ length: Math.min(n, 1) }, () => '127.0.0.1');
+    // Published ports are reached through Docker's port forwarding; one source address is all there is.
+    return Array.from({ length: Math.min(n, 1) }, () => this.#host);
   }
 
   async releaseAll(): Promise<void> {
-    await compose.stopMany(this.#opts, ...COMPOSE_SERVICES.sidecars, COMPOSE_SERVICES.hop);
+    if (this.#toxi) {
+      for (const link of this.#links.splice(0)) {
+        await this.#toxi
+          .get(link.name)
+          .then((p) => p.remove())
+          .catch(() => {});
+      }
+    }
+    this.#inNetwork.clear();
+    this.#usedBackends.clear();
+    this.#usedSidecars.clear();
+    await compose.stopMany(
+      this.#opts,
+      COMPOSE_SERVICES.edge,
+      COMPOSE_SERVICES.hop,
+      ...COMPOSE_SERVICES.sidecars,
+      ...COMPOSE_SERVICES.backends,
+    );
   }
 
   async close(): Promise<void> {
-    await compose.down(this.#opts);
+    await compose.downAll(this.#opts);
   }
 }

@@ -26,7 +26,6 @@ import {
 const SERVICES = [
   'backend-1',
   'backend-2',
-  'drills',
   'edge',
   'edge-cert',
   'grafana',
@@ -76,7 +75,6 @@ describe('docker-compose.yml', () => {
     assert.deepEqual(built, {
       'backend-1': '.#lab',
       'backend-2': '.#lab',
-      drills: '.#lab',
       'edge-cert': '.#lab',
       'sidecar-1': '.#sidecar',
       'sidecar-2': '.#sidecar',
@@ -253,43 +251,14 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('keeps the drills out of `up` and runs `lab --env compose` against service names', async () => {
+  it('has no drills container: the drills run on the host (`lab --env compose`)', async () => {
     const { config } = await composeConfig();
-    const drills = service(config, 'drills');
-    assert.deepEqual(drills.profiles, ['drills']);
-    assert.deepEqual(drills.command, ['node', 'bin/socketlens.js', 'lab', '--env', 'compose']);
-    for (const [name, dep] of Object.entries(drills.depends_on ?? {})) {
-      assert.ok(config.services[name], `drills depends on unknown ${name}`);
-      assert.notEqual(dep.condition, undefined);
-    }
-    // Every URL handed to the drills names a compose service and the port it listens on.
-    const env = drills.environment ?? {};
-    const listening: Record<string, number[]> = {
-      edge: [8443, 8080],
-      hop: [8080],
-      toxiproxy: [8474],
-      'sidecar-1': [8080, 9464],
-      'sidecar-2': [8080, 9464],
-      'backend-1': [3000],
-      'backend-2': [3000],
-      redis: [6379],
-      prometheus: [9090],
-    };
-    const urls = Object.values(env).flatMap((v) => v.split(',').filter((u) => /^[a-z]+:\/\//.test(u)));
-    assert.equal(urls.length, 12);
-    assert.equal(env.SOCKETLENS_LAB_TOXIPROXY_PORTS, '20000-20009');
-    for (const u of urls) {
-      const url = new URL(u);
-      assert.ok(listening[url.hostname]?.includes(Number(url.port)), u);
-    }
-    assert.equal(env.SOCKETLENS_LAB_HOP_IDLE_TIMEOUT, service(config, 'hop').environment?.IDLE_TIMEOUT);
-    assert.equal(env.SOCKETLENS_LAB_EDGE_CA, '/tls/edge.crt');
-    // The edge, the cert step and the drills share one cert volume.
+    assert.equal(config.services.drills, undefined);
+    // The edge and its cert step share one cert volume.
     const tls = (name: string) =>
       (service(config, name).volumes ?? []).find((m) => m.type === 'volume')?.source;
     assert.equal(tls('edge-cert'), 'edge-tls');
     assert.equal(tls('edge'), 'edge-tls');
-    assert.equal(tls('drills'), 'edge-tls');
     assert.deepEqual(service(config, 'edge').depends_on?.['edge-cert'], {
       condition: 'service_completed_successfully',
     });

@@ -11,6 +11,7 @@ import {
   countByKind,
   peakAttemptsPerWindow,
   runSwarm,
+  spawnSwarm,
   type SwarmEvent,
   timeUntilAllBack,
 } from '../../lab/client/swarm.js';
@@ -153,5 +154,40 @@ describe('runSwarm against the backend', () => {
       await swarm.stop();
       await new Promise((r) => wss.close(r));
     }
+  });
+
+  test('spawnSwarm runs the same swarm in a child process, driven over IPC', async () => {
+    const backend = await startBackend({ nodeId: 'n1', heartbeatIntervalMs: 0, closeGraceMs: 200 });
+    const swarm = await spawnSwarm({
+      url: `${backend.url.replace('http', 'ws')}/ws?room=spawned`,
+      count: 30,
+      seed: 7,
+      connectConcurrency: 30,
+      backoff: { strategy: 'full', baseMs: 500, capMs: 500, maxRetries: 3 },
+    });
+    try {
+      assert.notEqual(swarm.pid, process.pid);
+      assert.ok(Math.abs(swarm.epochMs - (performance.timeOrigin + performance.now())) < 10_000);
+      await swarm.whenAllOpen(10_000);
+      assert.equal(await swarm.openCount(), 30);
+      assert.equal(backend.stats().ws.open, 30);
+      const mark = await swarm.now();
+      await fetch(`${backend.url}/admin/disconnect?code=1012&reason=deploy`, { method: 'POST' });
+      await swarm.whenAllReconnected(mark, 5000);
+      const timeline = await swarm.stop();
+      assert.deepEqual(countByKind(timeline), { attempt: 60, open: 60, close: 30, fail: 0, give_up: 0 });
+      const closes = timeline.filter((e) => e.kind === 'close');
+      assert.ok(closes.every((e) => e.t >= mark && e.code === 1012));
+      const back = timeUntilAllBack(timeline, 30)!;
+      assert.ok(back > 0 && back < 1500, `all back after ${back} ms`);
+      // A drop nobody reconnects from times out with the count in the message.
+      await assert.rejects(swarm.whenAllReconnected(await swarm.now(), 100), /0\/30 clients open/);
+    } finally {
+      await swarm.close();
+      await backend.close();
+    }
+    // The child is gone: requests fail instead of hanging.
+    await assert.rejects(swarm.openCount(), /swarm process/);
+    assert.throws(() => process.kill(swarm.pid, 0));
   });
 });

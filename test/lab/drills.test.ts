@@ -3,8 +3,10 @@ import { test } from 'node:test';
 import { DRILLS } from '../../lab/drills/index.js';
 import { runLab } from '../../lab/lab.js';
 
-// reconnect-storm is known not to reach the 4× ratio at the sidecar yet (the swarm, sidecar and
-// backend share one process and CPU, which caps the fixed-delay spike); it runs as a todo.
+// reconnect-storm does not reach the 4× ratio at the sidecar reliably yet: the swarm now runs in
+// its own process, but the sidecar and the demo backend still share one process, whose handshake
+// throughput (about 100-270 per 100 ms on 2 shared cores) caps the fixed-delay spike the sidecar
+// can see, against a full-jitter peak of about 40. It runs as a todo until it passes every run.
 const KNOWN_SHORT = new Set(['reconnect-storm']);
 
 async function expectAllOk(drills: string[]) {
@@ -24,7 +26,7 @@ test('lab: each drill reproduces, detects and mitigates its failure', { timeout:
 
 test('lab: reconnect-storm', {
   timeout: 60_000,
-  todo: 'sidecar-side peak ratio below 4× on 2 cores',
+  todo: 'sidecar-side peak ratio 2.8-7.0× over 10 runs on a loaded 2-core box; passes 5 of 10',
 }, async () => {
   await expectAllOk([...KNOWN_SHORT]);
 });

@@ -1,0 +1,158 @@
+// lab/env/compose.ts (the drills' compose environment) and docker-compose.yml agree, offline:
+// the file compose.ts opens, every service it starts, every container port it asks
+// `docker compose port` about, and every variable it sets when it recreates a service.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { parse } from 'yaml';
+import {
+  COMPOSE_FILE as ENV_COMPOSE_FILE,
+  COMPOSE_PORTS,
+  COMPOSE_SERVICES,
+  COMPOSE_VARIABLES,
+  ComposeEnvironment,
+  sidecarOverrideEnv,
+} from '../../lab/env/compose.js';
+import { findBinary } from '../../lab/runner/binaries.js';
+import { SIDECAR_OPTIONS } from '../../proxy/config/sidecar-options.js';
+import {
+  COMPOSE_FILE,
+  type ComposeConfig,
+  type ComposeService,
+  composeConfig,
+  ROOT,
+  run,
+  service,
+} from './helpers.js';
+
+/** Container ports a service publishes (`docker-compose config` prints host:host_port:container/tcp). */
+function publishedContainerPorts(s: ComposeService): number[] {
+  return (s.ports ?? []).map((p) => Number(/:(\d+)\/tcp$/.exec(p)?.[1]));
+}
+
+async function configWith(env: Record<string, string>): Promise<ComposeConfig> {
+  const res = await run(findBinary('docker-compose'), ['-f', COMPOSE_FILE, 'config'], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+  });
+  assert.equal(res.code, 0, res.stderr);
+  return parse(res.stdout) as ComposeConfig;
+}
+
+describe('lab/env/compose.ts against docker-compose.yml', () => {
+  it('opens the compose file at the repository root', () => {
+    assert.equal(join(ROOT, ENV_COMPOSE_FILE), COMPOSE_FILE);
+    assert.ok(existsSync(COMPOSE_FILE));
+    // The default working directory is the repository root, not lab/compose.
+    assert.doesNotThrow(() => new ComposeEnvironment());
+  });
+
+  it('uses only services the file defines', async () => {
+    const { config } = await composeConfig();
+    const used = Object.values(COMPOSE_SERVICES).flatMap((v) => (typeof v === 'string' ? [v] : [...v]));
+    for (const name of used)
+      assert.ok(config.services[name], `compose.ts uses ${name}, the file has no such service`);
+  });
+
+  it('asks only for container ports the services publish', async () => {
+    const { config } = await composeConfig();
+    const asked: Array<[string, number]> = [
+      ...COMPOSE_SERVICES.backends.map((b) => [b, COMPOSE_PORTS.backend] as [string, number]),
+      ...COMPOSE_SERVICES.sidecars.flatMap((s) => [
+        [s, COMPOSE_PORTS.sidecar] as [string, number],
+        [s, COMPOSE_PORTS.sidecarAdmin] as [string, number],
+      ]),
+      [COMPOSE_SERVICES.edge, COMPOSE_PORTS.edgeHttp],
+      [COMPOSE_SERVICES.edge, COMPOSE_PORTS.edgeHttps],
+      [COMPOSE_SERVICES.hop, COMPOSE_PORTS.hop],
+      [COMPOSE_SERVICES.toxiproxy, COMPOSE_PORTS.toxiproxyApi],
+      ...Array.from(
+        { length: COMPOSE_PORTS.toxiproxyProxies.count },
+        (_, i) => [COMPOSE_SERVICES.toxiproxy, COMPOSE_PORTS.toxiproxyProxies.first + i] as [string, number],
+      ),
+    ];
+    for (const [name, port] of asked) {
+      assert.ok(
+        publishedContainerPorts(service(config, name)).includes(port),
+        `${name} does not publish ${port}`,
+      );
+    }
+    // The toxiproxy range is published on the same numbers: the proxy listens on them inside.
+    const tp = service(config, COMPOSE_SERVICES.toxiproxy).ports ?? [];
+    for (let i = 0; i < COMPOSE_PORTS.toxiproxyProxies.count; i++) {
+      const p = COMPOSE_PORTS.toxiproxyProxies.first + i;
+      assert.ok(tp.includes(`127.0.0.1:${p}:${p}/tcp`), `toxiproxy ${p}`);
+    }
+  });
+
+  it('listens where compose.ts expects: edge, hop, sidecars, backends', async () => {
+    const { config } = await composeConfig();
+    const edge = service(config, COMPOSE_SERVICES.edge).environment ?? {};
+    assert.equal(Number(edge.HTTP_PORT), COMPOSE_PORTS.edgeHttp);
+    assert.equal(Number(edge.HTTPS_PORT), COMPOSE_PORTS.edgeHttps);
+    assert.equal(Number(service(config, COMPOSE_SERVICES.hop).environment?.LISTEN_PORT), COMPOSE_PORTS.hop);
+    COMPOSE_SERVICES.sidecars.forEach((name, k) => {
+      const env = service(config, name).environment ?? {};
+      assert.equal(env.SOCKETLENS_LISTEN, `0.0.0.0:${COMPOSE_PORTS.sidecar}`);
+      assert.equal(env.SOCKETLENS_ADMIN, `0.0.0.0:${COMPOSE_PORTS.sidecarAdmin}`);
+      // sidecars[k] fronts backends[k]: compose.ts picks the sidecar by its target.
+      assert.equal(env.SOCKETLENS_TARGET, `http://${COMPOSE_SERVICES.backends[k]}:${COMPOSE_PORTS.backend}`);
+    });
+    for (const name of COMPOSE_SERVICES.backends) {
+      const cmd = service(config, name).command ?? [];
+      assert.equal(cmd[cmd.indexOf('--port') + 1], String(COMPOSE_PORTS.backend), name);
+    }
+  });
+
+  it('reads every variable compose.ts sets, and each one reaches the service', async () => {
+    const raw = readFileSync(COMPOSE_FILE, 'utf8');
+    for (const v of Object.values(COMPOSE_VARIABLES)) {
+      assert.match(raw, new RegExp(`\\$\\{${v}[:}-]`), `docker-compose.yml never reads ${v}`);
+    }
+    assert.doesNotMatch(raw, /HOP_IDLE_TIMEOUT/, 'the hop variable is IDLE_TIMEOUT');
+    const config = await configWith({
+      [COMPOSE_VARIABLES.hopIdleTimeout]: '1234ms',
+      [COMPOSE_VARIABLES.hopUpstream]: 'sidecar-1:8080',
+      [COMPOSE_VARIABLES.edgeUpstream]: 'sidecar-2:8080',
+      [COMPOSE_VARIABLES.backendHeartbeat]: '0',
+    });
+    const hop = service(config, COMPOSE_SERVICES.hop).environment ?? {};
+    assert.equal(hop.IDLE_TIMEOUT, '1234ms');
+    assert.equal(hop.UPSTREAM, 'sidecar-1:8080');
+    assert.equal(service(config, COMPOSE_SERVICES.edge).environment?.UPSTREAM, 'sidecar-2:8080');
+    for (const b of COMPOSE_SERVICES.backends) {
+      assert.equal(service(config, b).environment?.BACKEND_HEARTBEAT_MS, '0', b);
+    }
+  });
+
+  it('passes sidecar overrides as SOCKETLENS_* variables the sidecars read', async () => {
+    const overrides = {
+      heartbeatInterval: 1000,
+      heartbeatMisses: 2,
+      slowConsumer: true,
+      maxBufferBytes: 65536,
+      allowOrigin: ['https://a.example', 'https://b.example'],
+      jwtKey: 'secret',
+      maxConnectionAge: 0,
+    };
+    const env = sidecarOverrideEnv(overrides);
+    assert.equal(env.SOCKETLENS_ALLOW_ORIGIN, 'https://a.example,https://b.example');
+    const { config } = await composeConfig();
+    // Every option a drill may override (all but target/listen/admin/config) has its variable.
+    const all = Object.fromEntries(
+      SIDECAR_OPTIONS.filter(
+        (o) => !o.noEnv && !['target', 'listen', 'admin', 'config'].includes(o.flag),
+      ).map((o) => [o.flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()), 1]),
+    );
+    for (const name of Object.keys(sidecarOverrideEnv(all))) {
+      for (const s of COMPOSE_SERVICES.sidecars) {
+        assert.ok(name in (service(config, s).environment ?? {}), `${s} does not read ${name}`);
+      }
+    }
+    const withEnv = await configWith(env);
+    for (const s of COMPOSE_SERVICES.sidecars) {
+      const e = service(withEnv, s).environment ?? {};
+      for (const [k, v] of Object.entries(env)) assert.equal(e[k], v, `${s} ${k}`);
+    }
+  });
+});
