@@ -6,6 +6,7 @@ import { drill as idleTimeout } from './idle-timeout.js';
 import { drill as reconnectStorm } from './reconnect-storm.js';
 import { drill as rejectedUpgrade } from './rejected-upgrade.js';
 import { drill as slowConsumer } from './slow-consumer.js';
+import { drill as slowHandshake } from './slow-handshake.js';
 import type { Drill } from './types.js';
 import { drill as upgradeStripped } from './upgrade-stripped.js';
 
@@ -15,6 +16,7 @@ export const DRILLS: readonly Drill[] = [
   idleTimeout,
   reconnectStorm,
   slowConsumer,
+  slowHandshake,
   rejectedUpgrade,
   crossNode,
   fallbackLadder,

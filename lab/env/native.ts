@@ -3,8 +3,19 @@
  * (lab/runner), and the demo backends and sidecars in this Node process, all on loopback
  * ephemeral ports. Toxiproxy and Redis are started once, on first use, and shared by drills;
  * everything else belongs to the current scope and is stopped by releaseAll().
+ *
+ * With `{ prometheus: true }` a real Prometheus (shared, like Toxiproxy) scrapes every sidecar:
+ * each sidecar gets an admin listener on an ephemeral port, listed in a file_sd file that
+ * Prometheus re-reads within a second. A new sidecar waits for its first scrape (≤ 8 s;
+ * Prometheus applies new targets every 5 s), so its counters start from a zero sample;
+ * releaseAll() waits (≤ 4 s) until every sidecar was scraped twice more before stopping it, so
+ * the last events of a drill reach Prometheus.
  */
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type Backend, startBackend } from '../backend/server.js';
+import { type PrometheusServer, startPrometheus } from '../runner/components/prometheus.js';
 import {
   freePort,
   type RedisServer,
@@ -30,8 +41,66 @@ import type {
 
 const HOST = '127.0.0.1';
 
+export interface NativeEnvironmentOptions {
+  /** Start a Prometheus (on first use, or via prometheus()) scraping every sidecar's admin port. */
+  prometheus?: boolean;
+}
+
+/** Polls until `done` or `ms` passed; never throws (a probe error counts as not done). */
+async function settle(done: () => Promise<boolean>, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await done().catch(() => false)) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
 export class NativeEnvironment implements LabEnvironment {
   readonly kind = 'native' as const;
+  #withPrometheus: boolean;
+  #prom: Promise<PrometheusServer> | null = null;
+  #sdDir: string | null = null;
+  /** Admin host:port of every live sidecar, as listed in the file_sd file. */
+  #scraped = new Set<string>();
+
+  constructor(opts: NativeEnvironmentOptions = {}) {
+    this.#withPrometheus = opts.prometheus === true;
+  }
+
+  /** The shared Prometheus; throws unless the environment was made with `{ prometheus: true }`. */
+  prometheus(): Promise<PrometheusServer> {
+    if (!this.#withPrometheus) throw new Error('NativeEnvironment: made without { prometheus: true }');
+    if (!this.#prom) {
+      this.#sdDir = mkdtempSync(join(tmpdir(), 'socketlens-sd-'));
+      this.#writeTargets();
+      this.#prom = startPrometheus({ targets: [], fileSd: join(this.#sdDir, 'sidecars.json') });
+    }
+    return this.#prom;
+  }
+
+  #writeTargets(): void {
+    if (!this.#sdDir) return;
+    const file = join(this.#sdDir, 'sidecars.json');
+    // Written aside and renamed, so Prometheus never reads half a file.
+    writeFileSync(`${file}.tmp`, JSON.stringify([{ targets: [...this.#scraped] }]));
+    renameSync(`${file}.tmp`, file);
+  }
+
+  /** Scrape targets of the file_sd job whose last scrape ended after `sinceMs` (epoch ms), up. */
+  async #scrapedSince(addresses: string[], sinceMs: number): Promise<boolean> {
+    const prom = await this.#prom!;
+    const targets = await prom.targets();
+    return addresses.every((a) =>
+      targets.some(
+        (t) =>
+          t.labels.instance === a &&
+          t.scrapePool === 'socketlens-file-sd' &&
+          t.health === 'up' &&
+          Date.parse(t.lastScrape) >= sinceMs,
+      ),
+    );
+  }
   #stops: Array<() => Promise<void>> = [];
   #toxi: Promise<ToxiproxyServer> | null = null;
   #redis: Promise<RedisServer> | null = null;
@@ -82,11 +151,24 @@ export class NativeEnvironment implements LabEnvironment {
       ...overrides,
       target: target.startsWith('http') ? target : `http://${target}`,
       listen: { host: HOST, port: 0 },
-      admin: null,
+      admin: this.#withPrometheus ? { host: HOST, port: 0 } : null,
     });
     const checks = await buildChecks(config);
     const s = await startSidecar(config, { log: (r) => logs.push(r), checks });
-    this.#own(() => s.close());
+    const scrapeAt = s.adminUrl?.replace(/^http:\/\//, '');
+    if (this.#withPrometheus && scrapeAt) {
+      await this.prometheus();
+      this.#scraped.add(scrapeAt);
+      this.#writeTargets();
+      this.#own(async () => {
+        this.#scraped.delete(scrapeAt);
+        this.#writeTargets();
+        await s.close();
+      });
+      await settle(() => this.#scrapedSince([scrapeAt], 0), 8000);
+    } else {
+      this.#own(() => s.close());
+    }
     return {
       url: s.url,
       address: `${HOST}:${s.port}`,
@@ -142,6 +224,12 @@ export class NativeEnvironment implements LabEnvironment {
   }
 
   async releaseAll(): Promise<void> {
+    if (this.#prom && this.#scraped.size > 0) {
+      // Two more scrapes of every sidecar (the second starting ≥ 1 s from now), so rate() and
+      // increase() see the drill's last events before the series go stale.
+      const since = Date.now() + 1000;
+      await settle(() => this.#scrapedSince([...this.#scraped], since), 4000);
+    }
     const stops = this.#stops.splice(0).reverse();
     this.#scope = `lab${Date.now().toString(36)}${this.#links}`;
     for (const stop of stops) {
@@ -155,13 +243,16 @@ export class NativeEnvironment implements LabEnvironment {
 
   async close(): Promise<void> {
     await this.releaseAll();
-    const shared = [this.#toxi, this.#redis];
+    const shared = [this.#toxi, this.#redis, this.#prom];
     this.#toxi = null;
     this.#redis = null;
+    this.#prom = null;
     for (const p of shared) {
       if (!p) continue;
       const c = await p.catch(() => null);
       await c?.stop().catch(() => {});
     }
+    if (this.#sdDir) rmSync(this.#sdDir, { recursive: true, force: true });
+    this.#sdDir = null;
   }
 }

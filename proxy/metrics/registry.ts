@@ -48,6 +48,8 @@ function mirror(
 ): () => void {
   let seen = 0;
   const child = labels ? counter.labels(labels) : counter;
+  // Exist at 0 from the start, so dashboards show a flat line rather than "no data".
+  child.inc(0);
   return () => {
     const now = read();
     if (now > seen) child.inc(now - seen);
@@ -196,20 +198,28 @@ export class SidecarMetrics {
     return this.registry.metrics();
   }
 
-  /** Current value of one series, for tests and the live page: sums the series matching `labels`. */
+  /**
+   * Current value of one series, for tests, drills and the live page: the sum of the series
+   * matching `labels`. A histogram's name gives its observation count; its `_bucket`, `_sum`
+   * and `_count` series can be named directly (e.g. `ws_handshake_duration_ms_bucket`, le="1000").
+   */
   async value(name: string, labels: Record<string, string> = {}): Promise<number> {
-    const metric = this.registry.getSingleMetric(name) as AnyMetric | undefined;
+    const part = /_(bucket|sum|count)$/.exec(name);
+    let metric = this.registry.getSingleMetric(name) as AnyMetric | undefined;
+    let series = name;
+    if (!metric && part) {
+      metric = this.registry.getSingleMetric(name.slice(0, -part[0].length)) as AnyMetric | undefined;
+    } else if (metric && metric instanceof client.Histogram) {
+      series = `${name}_count`;
+    }
     if (!metric) throw new Error(`no metric named ${name}`);
     const data = await metric.get();
     let sum = 0;
     for (const v of data.values) {
+      const metricName = (v as { metricName?: string }).metricName ?? data.name;
+      if (metricName !== series) continue;
       const vl = v.labels as Record<string, string | number>;
-      if (Object.entries(labels).every(([k, want]) => String(vl[k]) === want)) {
-        // For a histogram, count observations: only its _count series.
-        const series = (v as { metricName?: string }).metricName;
-        if (series && series !== name && !series.endsWith('_count')) continue;
-        sum += v.value;
-      }
+      if (Object.entries(labels).every(([k, want]) => String(vl[k]) === want)) sum += v.value;
     }
     return sum;
   }

@@ -1,3 +1,4 @@
+import { DRILLS as LAB_DRILLS } from '../../lab/drills/index.js';
 // Loads the alert and recording rules and their promtool unit tests, for the dashboards tests.
 
 import { readFileSync } from 'node:fs';
@@ -10,16 +11,7 @@ export const RULES_FILE = 'dashboards/alerts/socketlens.rules.yml';
 export const RULES_TEST_FILE = 'dashboards/alerts/socketlens.rules.test.yml';
 
 /** The lab drills a runbook may point at (lab/drills/<name>.ts). */
-export const DRILLS = [
-  'upgrade-stripped',
-  'half-open',
-  'idle-timeout',
-  'reconnect-storm',
-  'slow-consumer',
-  'rejected-upgrade',
-  'cross-node-broadcast',
-  'fallback-ladder',
-] as const;
+export const DRILLS: readonly string[] = LAB_DRILLS.map((d) => d.name);
 
 export interface Rule {
   record?: string;

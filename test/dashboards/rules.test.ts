@@ -93,6 +93,7 @@ describe('alerts', () => {
       'reconnect-storm',
       'slow-consumer',
       'rejected-upgrade',
+      'slow-handshake',
     ]) {
       assert.ok(drills.has(d), d);
     }

@@ -8,8 +8,12 @@
  *   await prom.query('socketlens_connections_active');
  *   await prom.alerts();
  *   await prom.stop();
+ *
+ * Targets that come and go (the native lab's per-drill sidecars) go in a file_sd JSON file
+ * (`fileSd`): a second job, socketlens-file-sd, re-reads it on change (inotify, and every second).
+ * The static job stays as the template has it, so compose renders the same template unchanged.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findBinary } from '../binaries.js';
 import { runCommand } from '../command.js';
@@ -23,8 +27,13 @@ import { prepareWorkDir, type WorkDirOptions } from '../workdir.js';
 export interface PrometheusOptions extends WorkDirOptions {
   /** host:port scrape targets serving /metrics. */
   targets: readonly string[];
-  /** Directory whose *.yml are loaded as rule files; default dashboards/alerts in the repo. */
+  /**
+   * Directory whose *.yml are loaded as rule files. Default: symlinks (in the work dir) to every
+   * *.yml of dashboards/alerts except the promtool unit tests (*.test.yml), as compose does.
+   */
   rulesDir?: string;
+  /** A file_sd JSON file (`[{"targets": [...], "labels": {...}}]`) scraped as job socketlens-file-sd. */
+  fileSd?: string;
   port?: number;
   host?: string;
 }
@@ -33,6 +42,22 @@ export interface PrometheusOptions extends WorkDirOptions {
 export interface VectorSample {
   metric: Record<string, string>;
   value: [number, string];
+}
+
+/** One series of a range result: labels, and [unix seconds, value as a string] points. */
+export interface MatrixSeries {
+  metric: Record<string, string>;
+  values: Array<[number, string]>;
+}
+
+export interface ScrapeTarget {
+  labels: Record<string, string>;
+  scrapePool: string;
+  scrapeUrl: string;
+  health: 'up' | 'down' | 'unknown';
+  /** RFC 3339 time of the last scrape (the zero time before the first). */
+  lastScrape: string;
+  lastError: string;
 }
 
 export interface PrometheusAlert {
@@ -51,20 +76,50 @@ export interface PrometheusServer {
   readonly logPath: string;
   /** Instant query; returns the samples of a vector result (a scalar comes back as one sample). */
   query(expr: string): Promise<VectorSample[]>;
+  /** Range query over [start, end] (unix seconds); returns the series of the matrix result. */
+  queryRange(expr: string, start: number, end: number, stepSeconds: number): Promise<MatrixSeries[]>;
   /** Active (pending or firing) alerts, from GET /api/v1/alerts. */
   alerts(): Promise<PrometheusAlert[]>;
+  /** Active scrape targets, from GET /api/v1/targets?state=active. */
+  targets(): Promise<ScrapeTarget[]>;
   /** Re-reads the config and rule files (POST /-/reload). */
   reload(): Promise<void>;
   stop(): Promise<void>;
 }
 
 /** Renders the config; exported so tests and compose tooling can check the same text. */
-export function renderPrometheusConfig(targets: readonly string[], rulesDir: string): string {
-  return renderTemplateFile(configPath('prometheus', 'prometheus.yml.template'), {
+export function renderPrometheusConfig(
+  targets: readonly string[],
+  rulesDir: string,
+  fileSd?: string,
+): string {
+  const text = renderTemplateFile(configPath('prometheus', 'prometheus.yml.template'), {
     // JSON is a YAML flow sequence, quoting included.
     SIDECAR_TARGETS: JSON.stringify(targets),
     RULES_DIR: rulesDir,
   });
+  if (fileSd === undefined) return text;
+  // scrape_configs is the template's last section, so a job appended at the end joins it.
+  return `${text.trimEnd()}
+  - job_name: socketlens-file-sd
+    metrics_path: /metrics
+    file_sd_configs:
+      - files: [${JSON.stringify(fileSd)}]
+        refresh_interval: 1s
+`;
+}
+
+/**
+ * A rules directory for Prometheus: symlinks to every *.yml of `source` except the promtool unit
+ * tests (*.test.yml), which are not rule files (the same selection as compose's render-and-run.sh).
+ */
+export function prepareRulesDir(source: string, dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  for (const name of readdirSync(source)) {
+    if (!name.endsWith('.yml') || name.endsWith('.test.yml')) continue;
+    symlinkSync(join(source, name), join(dir, name));
+  }
+  return dir;
 }
 
 /** Runs `promtool check config` on a rendered file; throws ERR_LAB_COMMAND_FAILED with its report. */
@@ -95,10 +150,9 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<Promethe
   const work = prepareWorkDir('prometheus', opts);
   const host = opts.host ?? '127.0.0.1';
   const cfg = join(work.path, 'prometheus.yml');
-  writeFileSync(
-    cfg,
-    renderPrometheusConfig(opts.targets, opts.rulesDir ?? join(repoRoot(), 'dashboards', 'alerts')),
-  );
+  const rulesDir =
+    opts.rulesDir ?? prepareRulesDir(join(repoRoot(), 'dashboards', 'alerts'), join(work.path, 'rules'));
+  writeFileSync(cfg, renderPrometheusConfig(opts.targets, rulesDir, opts.fileSd));
   let port = 0;
 
   const proc = await retryOnPortClash(async () => {
@@ -139,8 +193,26 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<Promethe
         `prometheus query ${expr}: unsupported result type ${data.resultType}`,
       );
     },
+    async queryRange(expr, start, end, stepSeconds) {
+      const q = new URLSearchParams({
+        query: expr,
+        start: String(start),
+        end: String(end),
+        step: String(stepSeconds),
+      });
+      const data = await api<{ resultType: string; result: unknown }>(`${url}/api/v1/query_range?${q}`);
+      if (data.resultType === 'matrix') return data.result as MatrixSeries[];
+      throw new LabError(
+        'ERR_LAB_HTTP',
+        `prometheus query_range ${expr}: unsupported result type ${data.resultType}`,
+      );
+    },
     async alerts() {
       return (await api<{ alerts: PrometheusAlert[] }>(`${url}/api/v1/alerts`)).alerts;
+    },
+    async targets() {
+      return (await api<{ activeTargets: ScrapeTarget[] }>(`${url}/api/v1/targets?state=active`))
+        .activeTargets;
     },
     async reload() {
       const res = await fetch(`${url}/-/reload`, { method: 'POST', signal: AbortSignal.timeout(5000) });

@@ -1,0 +1,74 @@
+/**
+ * Slow handshakes: Toxiproxy adds 1.5 s of latency between the sidecar and the backend, as an
+ * overloaded backend (or auth step) would. Clients wait that long for their 101; the sidecar's
+ * handshake histogram shows it (the HandshakeSlow alert reads its p99). With the sidecar's
+ * handshake timeout below the delay, clients get a fast 504 instead of hanging, and the
+ * failures are counted with reason="timeout".
+ */
+import { METRICS } from '../../proxy/metrics/definitions.js';
+import type { LabEnvironment } from '../env/types.js';
+import { check, type Drill } from './types.js';
+import { toWs, track } from './util.js';
+
+const DELAY_MS = 1500;
+const CLIENTS = 5;
+const TIMEOUT_MS = 800;
+
+async function connectAll(env: LabEnvironment, handshakeTimeout?: number) {
+  const backend = await env.backend({ nodeId: 'node-1' });
+  const link = await env.faultLink(
+    handshakeTimeout ? 'slow_backend_timeout' : 'slow_backend',
+    backend.address,
+  );
+  await link.addToxic({ type: 'latency', attributes: { latency: DELAY_MS, jitter: 0 }, stream: 'upstream' });
+  const sidecar = await env.sidecar(link.address, handshakeTimeout ? { handshakeTimeout } : {});
+  const t0 = performance.now();
+  const clients = Array.from({ length: CLIENTS }, () =>
+    track(toWs(sidecar.url, '/ws'), { timeoutMs: 10_000 }),
+  );
+  const waits = await Promise.all(
+    clients.map(async (c) => {
+      const ok = await c.opened;
+      return { ok, status: c.status, ms: Math.round(performance.now() - t0) };
+    }),
+  );
+  const slow = await sidecar.metric(`${METRICS.handshakeDuration.name}_count`);
+  const fast = await sidecar.metric(`${METRICS.handshakeDuration.name}_bucket`, { le: '1000' });
+  const timeouts = await sidecar.metric(METRICS.handshakeFailures.name, { reason: 'timeout' });
+  for (const c of clients) c.ws.terminate();
+  return { waits, observed: slow, underOneSecond: fast, timeouts };
+}
+
+export const drill: Drill = {
+  name: 'slow-handshake',
+  title: 'Slow handshakes behind a saturated backend',
+  async run(env, { log }) {
+    const slow = await connectAll(env);
+    log(`slow backend: 101 after ${slow.waits.map((w) => w.ms).join(', ')} ms`);
+    await env.releaseAll();
+    const bounded = await connectAll(env, TIMEOUT_MS);
+    log(
+      `handshake timeout ${TIMEOUT_MS} ms: ${bounded.waits.map((w) => `${w.status ?? (w.ok ? 101 : '-')}@${w.ms}`).join(', ')}`,
+    );
+    const slowest = Math.max(...bounded.waits.map((w) => w.ms));
+    return {
+      symptom: check(
+        slow.waits.every((w) => w.ok && w.ms >= DELAY_MS),
+        `${CLIENTS} clients waited ${Math.min(...slow.waits.map((w) => w.ms))}–${Math.max(...slow.waits.map((w) => w.ms))} ms for their 101 (backend delay ${DELAY_MS} ms)`,
+      ),
+      detected: check(
+        slow.observed === CLIENTS && slow.underOneSecond === 0,
+        `${METRICS.handshakeDuration.name}: ${slow.observed} handshakes, ${slow.underOneSecond} under 1000 ms`,
+      ),
+      mitigated: check(
+        bounded.waits.every((w) => !w.ok && w.status === 504) &&
+          slowest < TIMEOUT_MS + 500 &&
+          bounded.timeouts === CLIENTS,
+        `--handshake-timeout ${TIMEOUT_MS}ms: ${CLIENTS} clients answered 504 within ${slowest} ms; ${METRICS.handshakeFailures.name}{reason="timeout"} = ${bounded.timeouts}`,
+      ),
+      figure: `101 after ${(Math.max(...slow.waits.map((w) => w.ms)) / 1000).toFixed(1)} s → 504 in ${(slowest / 1000).toFixed(1)} s`,
+      series: [],
+      data: { slow, bounded, delayMs: DELAY_MS, timeoutMs: TIMEOUT_MS },
+    };
+  },
+};
