@@ -134,6 +134,10 @@ export class WsConnection implements LiveConnection, PipeOwner {
     this.s2c.feed(upstreamHead);
     this.client.setNoDelay(true);
     this.upstream.setNoDelay(true);
+    // A FIN that arrived while the backend was answering the upgrade was emitted as 'end' before
+    // our listeners existed: relay it now, or the backend would never learn of it.
+    if (this.client.readableEnded) this.onEnd(true);
+    if (this.upstream.readableEnded) this.onEnd(false);
   }
 
   // ---- PipeOwner: per-chunk accounting ----
