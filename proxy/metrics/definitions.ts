@@ -34,6 +34,7 @@ export const HANDSHAKE_FAILURE_REASONS = [
   'upstream_unavailable',
   'upstream_rejected',
   'timeout',
+  'client_aborted',
   'upgrade_stripped',
   'bad_request',
   'auth',

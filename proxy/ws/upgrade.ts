@@ -21,6 +21,8 @@ import { endConnectionSpan, injectTraceHeaders, startConnectionSpan } from '../t
 import { WsConnection } from './connection.js';
 
 const noop = () => {};
+/** Bytes a client may send between its upgrade request and the 101 before it is cut off. */
+const EARLY_BYTES_MAX = 1024 * 1024;
 
 export function createUpgradeHandler(ctx: SidecarContext) {
   return (req: IncomingMessage, socket: Socket, head: Buffer): void => {
@@ -126,6 +128,7 @@ async function handleUpgrade(
     settled = true;
     clearTimeout(timer);
     socket.removeListener('close', onClientGone);
+    socket.removeListener('data', onEarly);
     return true;
   };
   const timer = setTimeout(() => {
@@ -149,9 +152,29 @@ async function handleUpgrade(
     if (!settle()) return;
     upReq.destroy();
     release?.();
-    span.end();
+    // 499: nginx's convention for "the client closed the request before the answer".
+    fail('client_aborted', 499, 'client left before the backend answered');
+    endConnectionSpan(span, {
+      code: null,
+      initiator: 'client',
+      reason: 'client_aborted',
+      bytesIn: 0,
+      bytesOut: 0,
+      messagesIn: 0,
+      messagesOut: 0,
+    });
   };
   socket.once('close', onClientGone);
+  // Read the client while the backend answers: that is how a reset or close is noticed at all.
+  // Bytes a client sends before its 101 are kept (bounded) and relayed after it.
+  const early: Buffer[] = [];
+  let earlyBytes = 0;
+  const onEarly = (chunk: Buffer) => {
+    early.push(chunk);
+    earlyBytes += chunk.length;
+    if (earlyBytes > EARLY_BYTES_MAX) socket.destroy();
+  };
+  socket.on('data', onEarly);
 
   upReq.on('upgrade', (res: IncomingMessage, upSocket: Socket, upHead: Buffer) => {
     if (!settle()) {
@@ -182,7 +205,7 @@ async function handleUpgrade(
     socket.removeListener('error', noop);
     ctx.table.add(conn);
     if (release) conn.done.then(release);
-    conn.start(head, upHead);
+    conn.start(early.length > 0 ? Buffer.concat([head, ...early]) : head, upHead);
   });
 
   upReq.on('response', (res: IncomingMessage) => {

@@ -118,3 +118,40 @@ describe('handshake failures', () => {
     }
   });
 });
+
+describe('a client that leaves during the handshake', () => {
+  it('is counted as client_aborted and logged, and the backend request is dropped', async () => {
+    const silent = net.createServer((s) => {
+      s.on('error', () => {});
+      s.resume();
+    });
+    const backendSockets: net.Socket[] = [];
+    silent.on('connection', (s) => backendSockets.push(s));
+    silent.listen(0, '127.0.0.1');
+    await new Promise((r) => silent.once('listening', r));
+    const sidecar = await startTestSidecar((silent.address() as net.AddressInfo).port, {
+      handshakeTimeout: 5000,
+    });
+    try {
+      const sock = net.connect(sidecar.port, '127.0.0.1');
+      await new Promise((r) => sock.once('connect', r));
+      sock.write(
+        'GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+      );
+      await waitUntil(() => backendSockets.length === 1, 3000, 'backend contacted');
+      sock.resetAndDestroy();
+      await waitUntil(() => sidecar.logs.length === 1, 3000, 'log line');
+      assert.equal(sidecar.logs[0].reason, 'client_aborted:client left before the backend answered');
+      assert.equal(sidecar.logs[0].status, 499);
+      assert.equal(await sidecar.metric('ws_handshake_failures_total', { reason: 'client_aborted' }), 1);
+      await waitUntil(
+        () => backendSockets[0].destroyed || backendSockets[0].readableEnded,
+        3000,
+        'backend socket closed',
+      );
+    } finally {
+      await sidecar.close();
+      silent.close();
+    }
+  });
+});
