@@ -47,6 +47,8 @@ export interface SidecarChildOptions {
   keepLogs?: boolean;
   /** Node options for the child, e.g. ['--max-old-space-size=256']. */
   nodeArgs?: string[];
+  /** Environment of the child (default: this process's). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Parses Prometheus text and sums the samples of `name` whose labels include `labels`. */
@@ -111,7 +113,7 @@ export async function spawnSidecar(
       `http://127.0.0.1:${targetPort}`,
       ...(opts.args ?? []),
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env },
   );
   let stderr = '';
   let partial = '';

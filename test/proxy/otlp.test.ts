@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import WebSocket from 'ws';
-import { startSidecarProcess } from '../helpers/sidecar-process.js';
+import { spawnSidecar } from '../helpers/sidecar-child.js';
 import { startWsBackend } from '../helpers/ws-backend.js';
 
 describe('OTLP export', () => {
@@ -24,15 +24,14 @@ describe('OTLP export', () => {
     collector.listen(0, '127.0.0.1');
     await once(collector, 'listening');
     const backend = await startWsBackend();
-    const sidecar = await startSidecarProcess(
-      `http://127.0.0.1:${backend.port}`,
-      ['--admin', 'off', '--log', 'off'],
-      {
+    const sidecar = await spawnSidecar(backend.port, {
+      args: ['--log', 'off'],
+      env: {
         ...process.env,
         OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(collector.address() as AddressInfo).port}`,
         OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
       },
-    );
+    });
     const { child, port } = sidecar;
     try {
       const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
@@ -52,7 +51,7 @@ describe('OTLP export', () => {
       const traceparent = String(backend.requests[0].headers.traceparent);
       assert.match(traceparent, /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
     } finally {
-      sidecar.kill();
+      sidecar.child.kill('SIGKILL');
       await backend.close();
       collector.close();
     }

@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import WebSocket from 'ws';
-import { startSidecarProcess } from '../helpers/sidecar-process.js';
+import { spawnSidecar } from '../helpers/sidecar-child.js';
 import { startWsBackend } from '../helpers/ws-backend.js';
 
 describe('SIGTERM', () => {
   it('closes every WebSocket with 1001 on both sides, drains, and exits 0', async () => {
     const backend = await startWsBackend();
-    const sidecar = await startSidecarProcess(`http://127.0.0.1:${backend.port}`, ['--admin', 'off']);
+    const sidecar = await spawnSidecar(backend.port);
     try {
       const clients = await Promise.all(
         [1, 2, 3].map(async () => {
@@ -26,16 +26,12 @@ describe('SIGTERM', () => {
       assert.deepEqual(await Promise.all(serverCodes), [1001, 1001, 1001]);
       const [code] = await exited;
       assert.equal(code, 0);
-      const lines = sidecar
-        .stdout()
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l) as { close_code: number; initiator: string; reason: string });
+      const lines = sidecar.logs;
       assert.equal(lines.length, 3);
       for (const l of lines)
         assert.deepEqual([l.close_code, l.initiator, l.reason], [1001, 'proxy', 'shutdown']);
     } finally {
-      sidecar.kill();
+      sidecar.child.kill('SIGKILL');
       await backend.close();
     }
   });

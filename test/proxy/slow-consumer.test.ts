@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { WebSocket } from 'ws';
 import { rawUpgrade, waitUntil } from '../helpers/raw.js';
 import { startTestSidecar } from '../helpers/sidecar.js';
-import { startSidecarProcess } from '../helpers/sidecar-process.js';
+import { spawnSidecar } from '../helpers/sidecar-child.js';
 import { startWsBackend } from '../helpers/ws-backend.js';
 
 /** Sends 64 KiB messages as long as the socket's own queue stays small, until stopped. */
@@ -60,23 +60,23 @@ describe('slow consumers', () => {
 
   it('keeps the sidecar RSS bounded with 200 stalled clients and a flooding backend', async () => {
     const backend = await startWsBackend({ echo: false });
-    const sidecar = await startSidecarProcess(`http://127.0.0.1:${backend.port}`, [
-      '--admin',
-      'off',
-      '--log',
-      'off',
-      '--slow-consumer',
-      '--max-buffer-bytes',
-      '256KiB',
-      '--slow-consumer-grace',
-      '30s',
-      '--max-total-buffer-bytes',
-      '16MiB',
-    ]);
+    const sidecar = await spawnSidecar(backend.port, {
+      args: [
+        '--log',
+        'off',
+        '--slow-consumer',
+        '--max-buffer-bytes',
+        '256KiB',
+        '--slow-consumer-grace',
+        '30s',
+        '--max-total-buffer-bytes',
+        '16MiB',
+      ],
+    });
     const port = sidecar.port;
     const clients: Array<Awaited<ReturnType<typeof rawUpgrade>>> = [];
     try {
-      const baseline = sidecar.rss();
+      const baseline = sidecar.rssBytes();
       for (let i = 0; i < 200; i++) {
         const c = await rawUpgrade(port, '/ws');
         c.socket.pause();
@@ -85,7 +85,7 @@ describe('slow consumers', () => {
       await waitUntil(() => backend.sockets.size === 200, 5000, '200 backend sockets');
       let peak = 0;
       const sampler = setInterval(() => {
-        peak = Math.max(peak, sidecar.rss());
+        peak = Math.max(peak, sidecar.rssBytes());
       }, 50);
       await Promise.all([...backend.sockets].map((ws) => flood(ws, 3000)));
       clearInterval(sampler);
@@ -101,7 +101,7 @@ describe('slow consumers', () => {
       );
     } finally {
       for (const c of clients) c.socket.destroy();
-      sidecar.kill();
+      sidecar.child.kill('SIGKILL');
       await backend.close();
     }
   });
