@@ -33,7 +33,7 @@ export interface Sidecar {
    * streams, wait for them to close (at most the drain timeout), then close the listeners.
    */
   shutdown(): Promise<void>;
-  /** Immediate stop, for tests: cut every connection. */
+  /** Immediate stop: cut every connection without a closing handshake, then close the listeners. */
   close(): Promise<void>;
 }
 
@@ -128,7 +128,9 @@ export async function startSidecar(config: SidecarConfig, opts: SidecarOptions =
       return stopping;
     },
     async close() {
-      for (const c of [...ctx.table.connections()]) c.shutdown(1001, 'shutdown');
+      const live = [...ctx.table.connections()];
+      for (const c of live) c.abort();
+      await Promise.all(live.map((c) => c.done));
       await closeListeners();
     },
   };

@@ -20,6 +20,8 @@ export interface LiveConnection {
   tick?(now: number): void;
   /** Ask the connection to close (shutdown): `code` for WebSockets. */
   shutdown(code: number, reason: string): void;
+  /** Cut the connection at once, without a closing handshake. */
+  abort(): void;
   /** Resolves once both sides are closed and the connection has been recorded. */
   readonly done: Promise<void>;
 }

@@ -105,6 +105,10 @@ export class HttpStream implements LiveConnection {
     if (!this.res.writableEnded) this.res.end();
   }
 
+  abort(): void {
+    this.res.destroy();
+  }
+
   private finish(): void {
     if (this.finished) return;
     this.finished = true;

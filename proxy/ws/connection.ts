@@ -280,6 +280,11 @@ export class WsConnection implements LiveConnection, PipeOwner {
 
   // ---- closing ----
 
+  abort(): void {
+    this.client.destroy();
+    this.upstream.destroy();
+  }
+
   /** Closes both sides: stop accepting bytes and let the connection drain (SIGTERM). */
   shutdown(code: number, reason: string): void {
     this.closeByProxy(code, reason);
