@@ -80,6 +80,56 @@ describe('checks before the 101', () => {
     }
   });
 
+  it('verifies a JWT against a JWKS URL (RS256): unknown key 401, known key 101', async () => {
+    const { generateKeyPair, exportJWK } = await import('jose');
+    const { publicKey, privateKey } = await generateKeyPair('RS256');
+    const other = await generateKeyPair('RS256');
+    const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
+    const jwks = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ keys: [jwk] }));
+    });
+    jwks.listen(0, '127.0.0.1');
+    await once(jwks, 'listening');
+    const url = new URL(`http://127.0.0.1:${(jwks.address() as AddressInfo).port}/.well-known/jwks.json`);
+    const s = await sidecarWith(backend, {
+      target: `http://127.0.0.1:${backend.port}`,
+      jwtJwksUrl: url,
+      jwtIssuer: 'https://issuer.example',
+    });
+    const rs = (key: CryptoKey | Uint8Array, iss = 'https://issuer.example') =>
+      new SignJWT({})
+        .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+        .setSubject('dana')
+        .setIssuer(iss)
+        .setExpirationTime('5m')
+        .sign(key);
+    try {
+      const before = backend.requests.length;
+      assert.equal(
+        (await rawUpgrade(s.port, '/ws', { Authorization: `Bearer ${await rs(other.privateKey)}` })).status,
+        401,
+      );
+      assert.equal(
+        (
+          await rawUpgrade(s.port, '/ws', {
+            Authorization: `Bearer ${await rs(privateKey, 'https://other.example')}`,
+          })
+        ).status,
+        401,
+      );
+      assert.equal(backend.requests.length, before);
+      const ok = await rawUpgrade(s.port, '/ws', { Cookie: `token=${await rs(privateKey)}` });
+      assert.equal(ok.status, 101);
+      assert.equal(backend.requests.at(-1)!.headers['x-client-id'], 'dana');
+      assert.equal(await s.metric('ws_handshake_failures_total', { reason: 'auth' }), 2);
+      ok.socket.destroy();
+    } finally {
+      await s.close();
+      jwks.close();
+    }
+  });
+
   it('asks a forward-auth service: 2xx accepts with its principal, anything else is 401', async () => {
     let asked = 0;
     const auth = http.createServer((req, res) => {

@@ -58,6 +58,32 @@ describe('slow consumers', () => {
     }
   });
 
+  it('without the policy, pauses the backend side instead (plain TCP back-pressure)', async () => {
+    const backend = await startWsBackend({ echo: false });
+    const sidecar = await startTestSidecar(backend.port, { maxBufferBytes: 256 * 1024 });
+    try {
+      const client = await rawUpgrade(sidecar.port, '/ws');
+      client.socket.pause();
+      const server = await backend.next();
+      let maxSeen = 0;
+      const sampler = setInterval(async () => {
+        maxSeen = Math.max(maxSeen, await sidecar.metric('ws_send_buffer_bytes', { stat: 'max' }));
+      }, 20);
+      await flood(server, 2000);
+      clearInterval(sampler);
+      // The backend's own queue grew instead: the sidecar read no further than one chunk past
+      // the socket's high-water mark, and nobody was disconnected.
+      assert.ok(server.bufferedAmount > 0 || maxSeen > 0);
+      assert.ok(maxSeen <= 16 * 1024 + 64 * 1024 + 16, `max send buffer ${maxSeen}`);
+      assert.equal(sidecar.logs.length, 0);
+      assert.equal(await sidecar.metric('ws_connections_active'), 1);
+      client.socket.destroy();
+    } finally {
+      await sidecar.close();
+      await backend.close();
+    }
+  });
+
   it('keeps the sidecar RSS bounded with 200 stalled clients and a flooding backend', async () => {
     const backend = await startWsBackend({ echo: false });
     const sidecar = await spawnSidecar(backend.port, {
