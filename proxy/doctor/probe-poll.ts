@@ -7,19 +7,11 @@ import { openConnection } from './connect.js';
 import { DoctorError, describeError } from './errors.js';
 import { timedGet } from './http-get.js';
 import type { DoctorOptions } from './options.js';
-import { type Check, type CheckStatus, ms } from './report.js';
+import { type Check, ms, stepResult } from './report.js';
 
 export async function probePoll(opts: DoctorOptions): Promise<Check> {
   const path = opts.pollPath!;
-  const t0 = performance.now();
-  const done = (status: CheckStatus, summary: string, data: Record<string, unknown>): Check => ({
-    id: 'poll',
-    title: 'Long-poll',
-    status,
-    summary,
-    durationMs: ms(performance.now() - t0),
-    data: { path, ...data },
-  });
+  const done = stepResult('poll', 'Long-poll', { path });
   let response: Awaited<ReturnType<typeof timedGet>>;
   try {
     const conn = await openConnection(opts.target, { timeoutMs: opts.timeoutMs });

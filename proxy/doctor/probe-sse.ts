@@ -6,7 +6,7 @@ import { openConnection } from './connect.js';
 import { DoctorError, describeError } from './errors.js';
 import { timedGet } from './http-get.js';
 import type { DoctorOptions } from './options.js';
-import { type Check, type CheckStatus, ms } from './report.js';
+import { type Check, ms, stepResult } from './report.js';
 import { judgeBuffering } from './sse-timing.js';
 
 /** Each blank line ends an event (or a comment block); CRLF and CR line ends are allowed too. */
@@ -14,15 +14,7 @@ const EVENT_END = /\r\n\r\n|\n\n|\r\r/g;
 
 export async function probeSse(opts: DoctorOptions): Promise<Check> {
   const path = opts.ssePath!;
-  const t0 = performance.now();
-  const done = (status: CheckStatus, summary: string, data: Record<string, unknown>): Check => ({
-    id: 'sse',
-    title: 'SSE',
-    status,
-    summary,
-    durationMs: ms(performance.now() - t0),
-    data: { path, ...data },
-  });
+  const done = stepResult('sse', 'SSE', { path });
   let response: Awaited<ReturnType<typeof timedGet>>;
   try {
     const conn = await openConnection(opts.target, { timeoutMs: opts.timeoutMs });

@@ -74,3 +74,23 @@ export interface ProgressSink {
 export function ms(value: number): number {
   return Math.round(value * 10) / 10;
 }
+
+/**
+ * Starts timing one step and returns the function that builds its result; `base` goes into the
+ * result's data along with whatever the step adds.
+ */
+export function stepResult(
+  id: CheckId,
+  title: string,
+  base: Record<string, unknown>,
+): (status: CheckStatus, summary: string, data: Record<string, unknown>) => Check {
+  const t0 = performance.now();
+  return (status, summary, data) => ({
+    id,
+    title,
+    status,
+    summary,
+    durationMs: ms(performance.now() - t0),
+    data: { ...base, ...data },
+  });
+}

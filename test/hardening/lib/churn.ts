@@ -7,6 +7,7 @@
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import WebSocket from 'ws';
+import { seededRandom } from '../../../lab/client/backoff.js';
 import { rawClient, upgradeRequest } from './wire.js';
 
 export type CycleKind =
@@ -76,17 +77,6 @@ export interface ChurnStats {
   /** First failures, for the report. */
   failures: string[];
   elapsedMs: number;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function rawSocket(ws: WebSocket): Socket {
@@ -201,7 +191,7 @@ export async function runCycle(
 }
 
 export function pickKinds(cycles: number, mix: Record<CycleKind, number>, seed: number): CycleKind[] {
-  const rand = mulberry32(seed);
+  const rand = seededRandom(seed);
   const entries = Object.entries(mix) as Array<[CycleKind, number]>;
   const total = entries.reduce((s, [, w]) => s + w, 0);
   const out: CycleKind[] = [];
