@@ -13,6 +13,8 @@ import {
   sampleGroup,
   selfCpuSeconds,
 } from './lib/procs.js';
+import { METRICS } from '../proxy/metrics/definitions.js';
+import { sumSamples } from '../proxy/metrics/exposition.js';
 import { percentile, sortNumbers } from './lib/stats.js';
 import type { Running } from './lib/targets.js';
 
@@ -226,11 +228,7 @@ async function activeGauge(adminUrl: string | undefined): Promise<number | undef
   if (adminUrl === undefined) return undefined;
   try {
     const text = await (await fetch(`${adminUrl}/metrics`, { signal: AbortSignal.timeout(3000) })).text();
-    let sum = 0;
-    for (const line of text.split('\n')) {
-      if (line.startsWith('ws_connections_active')) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-    }
-    return sum;
+    return sumSamples(text, METRICS.connectionsActive.name) ?? 0;
   } catch {
     return undefined;
   }

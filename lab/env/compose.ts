@@ -32,6 +32,7 @@ import { Toxiproxy } from 'toxiproxy-node-client';
 import type { BackendStats } from '../backend/stats.js';
 import { repoRoot } from '../runner/paths.js';
 import { envName } from '../../proxy/config/schema.js';
+import { sumSamples } from '../../proxy/metrics/exposition.js';
 import type { CloseRecord } from '../../proxy/telemetry/close-log.js';
 import type {
   LabBackendNode,
@@ -87,20 +88,6 @@ export function sidecarOverrideEnv(overrides: SidecarOverrides): Record<string, 
     env[envName('SOCKETLENS', flag)] = Array.isArray(v) ? v.join(',') : String(v);
   }
   return env;
-}
-
-function parseMetric(text: string, name: string, labels: Record<string, string>): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#') || !line.startsWith(name)) continue;
-    const m = /^([a-zA-Z_:][\w:]*)(\{([^}]*)\})?\s+(\S+)/.exec(line);
-    if (!m || (m[1] !== name && m[1] !== `${name}_count`)) continue;
-    const have = Object.fromEntries(
-      [...(m[3] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]] as const),
-    );
-    if (Object.entries(labels).every(([k, v]) => have[k] === v)) sum += Number(m[4]);
-  }
-  return sum;
 }
 
 export interface ComposeEnvironmentOptions {
@@ -201,7 +188,7 @@ export class ComposeEnvironment implements LabEnvironment {
     return {
       url: `http://${address}`,
       address,
-      metric: async (name, labels = {}) => parseMetric(await scrape(), name, labels),
+      metric: async (name, labels = {}) => sumSamples(await scrape(), name, labels) ?? 0,
       closeLog: async () => {
         const r = await compose.logs(service, { ...this.#opts, commandOptions: ['--no-log-prefix'] });
         return r.out
@@ -209,7 +196,7 @@ export class ComposeEnvironment implements LabEnvironment {
           .filter((l) => l.includes('"connection_closed"'))
           .map((l) => JSON.parse(l) as CloseRecord);
       },
-      rss: async () => parseMetric(await scrape(), 'process_resident_memory_bytes', {}),
+      rss: async () => sumSamples(await scrape(), 'process_resident_memory_bytes') ?? 0,
     };
   }
 

@@ -13,7 +13,6 @@ export class ConnectionTable implements LiveView {
     Transport,
     number
   >;
-  private readonly byIp = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
   private tickMs = 1000;
 
@@ -31,16 +30,12 @@ export class ConnectionTable implements LiveView {
   add(c: LiveConnection): void {
     this.live.add(c);
     this.counts[c.transport]++;
-    this.byIp.set(c.peer, (this.byIp.get(c.peer) ?? 0) + 1);
     this.ensureTimer();
   }
 
   remove(c: LiveConnection): void {
     if (!this.live.delete(c)) return;
     this.counts[c.transport]--;
-    const n = (this.byIp.get(c.peer) ?? 1) - 1;
-    if (n <= 0) this.byIp.delete(c.peer);
-    else this.byIp.set(c.peer, n);
     if (this.live.size === 0 && this.timer) {
       clearInterval(this.timer);
       this.timer = null;
@@ -53,10 +48,6 @@ export class ConnectionTable implements LiveView {
 
   activeByTransport(transport: Transport): number {
     return this.counts[transport];
-  }
-
-  activeForIp(ip: string): number {
-    return this.byIp.get(ip) ?? 0;
   }
 
   sendBuffer(): { max: number; sum: number } {

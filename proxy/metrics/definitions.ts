@@ -234,9 +234,6 @@ export const METRICS = {
 
 export type MetricKey = keyof typeof METRICS;
 
-/** Every metric name, for checks of dashboards, rules and docs. */
-export const METRIC_NAMES: readonly string[] = Object.values(METRICS).map((m) => m.name);
-
 /** The series names a metric exposes (histograms add _bucket, _sum and _count). */
 export function seriesNames(def: MetricDefinition): string[] {
   if (def.type !== 'histogram') return [def.name];

@@ -76,7 +76,6 @@ export class SidecarMetrics {
   readonly clientErrors: client.Counter<string>;
 
   private live: LiveView | null = null;
-  private readonly mirrors: Array<() => void> = [];
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const r = this.registry;
@@ -128,7 +127,6 @@ export class SidecarMetrics {
         },
       });
       const syncs = fields.map(([read, labels]) => mirror(c, read, labels));
-      this.mirrors.push(...syncs);
       return c;
     };
     const dir = (d: Direction) => ({ direction: d });
@@ -186,11 +184,6 @@ export class SidecarMetrics {
 
   attach(live: LiveView): void {
     this.live = live;
-  }
-
-  /** Brings every tally-mirrored counter up to date (scrapes do this by themselves). */
-  sync(): void {
-    for (const m of this.mirrors) m();
   }
 
   /** The text exposition, as served at /metrics. */

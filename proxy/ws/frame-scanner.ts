@@ -100,20 +100,6 @@ export class FrameScanner {
     return this.state === State.Header && this.headerHave === 0;
   }
 
-  /** Opcode of the frame being read; meaningful when not at a boundary. */
-  get currentOpcode(): number {
-    return this.opcode;
-  }
-
-  /**
-   * Opcode of the frame whose bytes the scanner has started to read, even when its header is
-   * still incomplete; -1 at a boundary.
-   */
-  get pendingOpcode(): number {
-    if (this.state === State.Header) return this.headerHave > 0 ? this.header[0] & 0x0f : -1;
-    return this.opcode;
-  }
-
   /** True while the current frame is a pong that may carry `matchToken` (so far every byte matched). */
   get pongCandidate(): boolean {
     if (this.state === State.Header) return this.headerHave > 0 && (this.header[0] & 0x0f) === Opcode.Pong;

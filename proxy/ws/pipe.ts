@@ -54,16 +54,6 @@ export class Pipe {
     dst.on('drain', this.onDrain);
   }
 
-  /** Bytes waiting in user space toward dst. */
-  get queuedBytes(): number {
-    return this.dst.writableLength;
-  }
-
-  /** Whether src is paused for back-pressure. */
-  get paused(): boolean {
-    return this.waitingDrain;
-  }
-
   /** Feeds bytes that arrived before the pipe existed (the upgrade's `head`). */
   feed(chunk: Buffer): void {
     if (chunk.length > 0) this.onData(chunk);

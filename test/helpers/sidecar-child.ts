@@ -9,6 +9,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
+import { sumSamples } from '../../proxy/metrics/exposition.js';
 import type { CloseRecord } from '../../proxy/telemetry/close-log.js';
 import { waitUntil } from './raw.js';
 
@@ -49,28 +50,6 @@ export interface SidecarChildOptions {
   nodeArgs?: string[];
   /** Environment of the child (default: this process's). */
   env?: NodeJS.ProcessEnv;
-}
-
-/** Parses Prometheus text and sums the samples of `name` whose labels include `labels`. */
-export function sumSamples(text: string, name: string, labels: Record<string, string> = {}): number {
-  const histogram = text.includes(`# TYPE ${name} histogram`);
-  if (!histogram && !text.includes(`# TYPE ${name} `)) throw new Error(`no metric named ${name}`);
-  const want = histogram ? `${name}_count` : name;
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const brace = line.indexOf('{');
-    const series = brace === -1 ? line.slice(0, line.indexOf(' ')) : line.slice(0, brace);
-    if (series !== want) continue;
-    const have: Record<string, string> = {};
-    if (brace !== -1) {
-      const body = line.slice(brace + 1, line.lastIndexOf('}'));
-      for (const m of body.matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) have[m[1]] = m[2];
-    }
-    if (!Object.entries(labels).every(([k, v]) => have[k] === v)) continue;
-    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
 }
 
 function get(url: string): Promise<string> {
@@ -179,7 +158,11 @@ export async function spawnSidecar(
       return kb ? Number(kb[1]) * 1024 : 0;
     },
     scrape,
-    metric: async (name, labels = {}) => sumSamples(await scrape(), name, labels),
+    metric: async (name, labels = {}) => {
+      const v = sumSamples(await scrape(), name, labels);
+      if (v === null) throw new Error(`no metric named ${name}`);
+      return v;
+    },
     async stop(graceMs = 3000) {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       child.kill('SIGTERM');
