@@ -7,7 +7,7 @@ import { randomFillSync } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { constants, inflateRawSync } from 'node:zlib';
 import { Opcode } from '../ws/frame-scanner.js';
-import { closeFrame, controlFrame, pingFrame } from '../ws/frames.js';
+import { closeFrame, controlFrame, encodeFrame, pingFrame } from '../ws/frames.js';
 import { FrameReader } from './frame-reader.js';
 
 export type EndKind = 'close-frame' | 'fin' | 'rst' | 'error' | 'local';
@@ -29,27 +29,6 @@ export interface Message {
   readonly compressed: boolean;
   /** Text of the message, when it could be read (text frame, inflated if compressed). */
   readonly text: string | null;
-}
-
-/** Builds one masked data frame (client frames must be masked, RFC 6455 section 5.3). */
-export function maskedTextFrame(text: string): Buffer {
-  const payload = Buffer.from(text, 'utf8');
-  const len = payload.length;
-  const lenBytes = len < 126 ? 0 : len < 65536 ? 2 : 8;
-  const head = 2 + lenBytes + 4;
-  const frame = Buffer.allocUnsafe(head + len);
-  frame[0] = 0x80 | Opcode.Text;
-  if (lenBytes === 0) frame[1] = 0x80 | len;
-  else if (lenBytes === 2) {
-    frame[1] = 0x80 | 126;
-    frame.writeUInt16BE(len, 2);
-  } else {
-    frame[1] = 0x80 | 127;
-    frame.writeBigUInt64BE(BigInt(len), 2);
-  }
-  randomFillSync(frame, head - 4, 4);
-  for (let i = 0; i < len; i++) frame[head + i] = payload[i] ^ frame[head - 4 + (i & 3)];
-  return frame;
 }
 
 export class WsSession {
@@ -99,7 +78,7 @@ export class WsSession {
   }
 
   sendText(text: string): void {
-    if (this.isOpen) this.socket.write(maskedTextFrame(text));
+    if (this.isOpen) this.socket.write(encodeFrame(Opcode.Text, Buffer.from(text, 'utf8'), true));
   }
 
   ping(payload: Buffer): void {

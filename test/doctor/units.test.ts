@@ -8,7 +8,8 @@ import { expectedAccept, extensionNames, parseHead } from '../../proxy/doctor/ha
 import { defaultPingInterval } from '../../proxy/doctor/probe-idle.js';
 import { countBursts, judgeBuffering } from '../../proxy/doctor/sse-timing.js';
 import { parseTarget, resolveSidePath } from '../../proxy/doctor/target.js';
-import { maskedTextFrame } from '../../proxy/doctor/ws-session.js';
+import { Opcode } from '../../proxy/ws/frame-scanner.js';
+import { encodeFrame } from '../../proxy/ws/frames.js';
 import { frame } from '../helpers/frames.js';
 
 describe('doctor units', () => {
@@ -115,7 +116,7 @@ describe('doctor units', () => {
         [0x8, 2],
       ],
     );
-    const masked = new FrameReader().push(maskedTextFrame('hello'));
+    const masked = new FrameReader().push(encodeFrame(Opcode.Text, Buffer.from('hello'), true));
     assert.equal(masked[0].payload.toString(), 'hello');
   });
 });
