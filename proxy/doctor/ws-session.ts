@@ -3,7 +3,6 @@
  * sends masked text frames and pings, answers the server's pings, and records exactly how the
  * connection ended — a close frame (with its code), a TCP FIN, or a reset (RST) — and when.
  */
-import { randomFillSync } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { constants, inflateRawSync } from 'node:zlib';
 import { Opcode } from '../ws/frame-scanner.js';
