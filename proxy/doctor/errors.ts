@@ -13,6 +13,8 @@ export type DoctorErrorCode =
   | 'SL_DOCTOR_TLS'
   /** TCP connect, or an answer after it, did not come within --timeout. */
   | 'SL_DOCTOR_TIMEOUT'
+  /** A GET was accepted but held open with no response headers within --timeout. */
+  | 'SL_DOCTOR_NO_HEADERS'
   /** The peer closed or reset the connection before answering. */
   | 'SL_DOCTOR_CLOSED'
   /** The answer was not HTTP we can read. */

@@ -1,9 +1,9 @@
 /**
- * A timed GET over a connection doctor opened itself (so DNS, TCP and TLS are timed the same
- * way for every probe). Node's HTTP parser does the framing; we only watch the clock.
+ * A timed GET over a connection doctor opens itself (so DNS, TCP and TLS are timed the same way
+ * for every probe). Node's HTTP parser does the framing; we only watch the clock.
  */
 import http, { type IncomingMessage } from 'node:http';
-import type { Connection } from './connect.js';
+import { openConnection } from './connect.js';
 import { DoctorError, describeError } from './errors.js';
 import type { Target } from './target.js';
 
@@ -14,13 +14,17 @@ export interface TimedResponse {
   readonly sentAt: number;
 }
 
-export function timedGet(
-  conn: Connection,
+/**
+ * Connects to `target` and GETs `path`. Rejects with SL_DOCTOR_NO_HEADERS when the server (or a
+ * hop) holds the request without answering, which the streaming probes read as a finding.
+ */
+export async function timedGet(
   target: Target,
   path: string,
   headers: Record<string, string>,
   timeoutMs: number,
 ): Promise<TimedResponse> {
+  const conn = await openConnection(target, { timeoutMs });
   return new Promise((resolve, reject) => {
     const sentAt = performance.now();
     const req = http.request({
@@ -33,7 +37,7 @@ export function timedGet(
     });
     const timer = setTimeout(() => {
       req.destroy();
-      reject(new DoctorError('SL_DOCTOR_TIMEOUT', `no response headers within ${timeoutMs} ms`));
+      reject(new DoctorError('SL_DOCTOR_NO_HEADERS', `no response headers within ${timeoutMs} ms`));
     }, timeoutMs);
     req.once('response', (res) => {
       clearTimeout(timer);

@@ -3,7 +3,6 @@
  * how long until the headers and the whole answer. A long-poll may hold the request open
  * until it has news, so running out of --timeout is a warning, not a failure.
  */
-import { openConnection } from './connect.js';
 import { DoctorError, describeError } from './errors.js';
 import { timedGet } from './http-get.js';
 import type { DoctorOptions } from './options.js';
@@ -14,20 +13,14 @@ export async function probePoll(opts: DoctorOptions): Promise<Check> {
   const done = stepResult('poll', 'Long-poll', { path });
   let response: Awaited<ReturnType<typeof timedGet>>;
   try {
-    const conn = await openConnection(opts.target, { timeoutMs: opts.timeoutMs });
     response = await timedGet(
-      conn,
       opts.target,
       path,
       { accept: 'application/json, */*', origin: opts.origin },
       opts.timeoutMs,
     );
   } catch (err) {
-    if (
-      err instanceof DoctorError &&
-      err.code === 'SL_DOCTOR_TIMEOUT' &&
-      /response headers/.test(err.message)
-    )
+    if (err instanceof DoctorError && err.code === 'SL_DOCTOR_NO_HEADERS')
       return done(
         'warn',
         `${path}: held open over ${opts.timeoutMs} ms without an answer (raise --timeout above the server's hold time)`,

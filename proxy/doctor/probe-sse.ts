@@ -2,7 +2,6 @@
  * Step 4: the Server-Sent Events path. Reachable? text/event-stream? How long until the
  * headers and the first event? And, from the events' arrival times, does a hop buffer it?
  */
-import { openConnection } from './connect.js';
 import { DoctorError, describeError } from './errors.js';
 import { timedGet } from './http-get.js';
 import type { DoctorOptions } from './options.js';
@@ -17,20 +16,14 @@ export async function probeSse(opts: DoctorOptions): Promise<Check> {
   const done = stepResult('sse', 'SSE', { path });
   let response: Awaited<ReturnType<typeof timedGet>>;
   try {
-    const conn = await openConnection(opts.target, { timeoutMs: opts.timeoutMs });
     response = await timedGet(
-      conn,
       opts.target,
       path,
       { accept: 'text/event-stream', 'cache-control': 'no-cache', origin: opts.origin },
       opts.timeoutMs,
     );
   } catch (err) {
-    if (
-      err instanceof DoctorError &&
-      err.code === 'SL_DOCTOR_TIMEOUT' &&
-      /response headers/.test(err.message)
-    )
+    if (err instanceof DoctorError && err.code === 'SL_DOCTOR_NO_HEADERS')
       // nginx buffering an endless stream holds even the headers back, so this is a symptom too.
       return done(
         'fail',

@@ -8,15 +8,7 @@ import { tmpdir } from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import { WebSocket } from 'ws';
 import { type Backend, startBackend } from '../../lab/backend/server.js';
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const { port } = srv.address() as { port: number };
-  await new Promise((r) => srv.close(r));
-  return port;
-}
+import { freePort } from '../../lab/runner/ports.js';
 
 /**
  * redis-server on a free port (picked, then handed to redis: another process could grab it in
