@@ -14,7 +14,7 @@ import tls from 'node:tls';
 import type { SidecarContext } from '../context.js';
 import { forwardedRawHeaders, isWebSocketUpgrade } from '../http/forwarded.js';
 import { rawHead, writeRawError } from '../http/raw-response.js';
-import { type HandshakeFailureReason, statusClass } from '../metrics/definitions.js';
+import { type CloseInitiator, type HandshakeFailureReason, statusClass } from '../metrics/definitions.js';
 import { resolveClientId } from '../telemetry/client-id.js';
 import { redactTarget } from '../telemetry/redact.js';
 import { endConnectionSpan, injectTraceHeaders, startConnectionSpan } from '../telemetry/tracing.js';
@@ -122,6 +122,28 @@ async function handleUpgrade(
       secure ? tls.connect(opts) : net.connect({ ...opts, allowHalfOpen: true }),
   } as http.RequestOptions);
 
+  /** The handshake ended without a 101: give back the checks' slot, count and log it, end the span. */
+  const abandon = (
+    reason: HandshakeFailureReason,
+    status: number,
+    detail: string,
+    cls = '',
+    initiator: CloseInitiator | null = null,
+  ) => {
+    release?.();
+    fail(reason, status, detail, cls);
+    span.addEvent('handshake_failed', { reason, status });
+    endConnectionSpan(span, {
+      code: null,
+      initiator,
+      reason,
+      bytesIn: 0,
+      bytesOut: 0,
+      messagesIn: 0,
+      messagesOut: 0,
+    });
+  };
+
   let settled = false;
   const settle = () => {
     if (settled) return false;
@@ -134,35 +156,14 @@ async function handleUpgrade(
   const timer = setTimeout(() => {
     if (!settle()) return;
     upReq.destroy();
-    release?.();
-    fail('timeout', 504, 'backend did not answer the upgrade');
-    span.addEvent('handshake_failed', { reason: 'timeout' });
-    endConnectionSpan(span, {
-      code: null,
-      initiator: null,
-      reason: 'timeout',
-      bytesIn: 0,
-      bytesOut: 0,
-      messagesIn: 0,
-      messagesOut: 0,
-    });
+    abandon('timeout', 504, 'backend did not answer the upgrade');
     writeRawError(socket, 504, 'socketlens: the backend did not answer the upgrade in time');
   }, config.handshakeTimeout);
   const onClientGone = () => {
     if (!settle()) return;
     upReq.destroy();
-    release?.();
     // 499: nginx's convention for "the client closed the request before the answer".
-    fail('client_aborted', 499, 'client left before the backend answered');
-    endConnectionSpan(span, {
-      code: null,
-      initiator: 'client',
-      reason: 'client_aborted',
-      bytesIn: 0,
-      bytesOut: 0,
-      messagesIn: 0,
-      messagesOut: 0,
-    });
+    abandon('client_aborted', 499, 'client left before the backend answered', '', 'client');
   };
   socket.once('close', onClientGone);
   // Read the client while the backend answers: that is how a reset or close is noticed at all.
@@ -213,36 +214,14 @@ async function handleUpgrade(
       res.destroy();
       return;
     }
-    release?.();
     const status = res.statusCode ?? 0;
-    fail('upstream_rejected', status, String(status), statusClass(status));
-    span.addEvent('handshake_failed', { reason: 'upstream_rejected', status });
-    endConnectionSpan(span, {
-      code: null,
-      initiator: null,
-      reason: 'upstream_rejected',
-      bytesIn: 0,
-      bytesOut: 0,
-      messagesIn: 0,
-      messagesOut: 0,
-    });
+    abandon('upstream_rejected', status, String(status), statusClass(status));
     relayResponse(res, socket);
   });
 
   upReq.on('error', (err: NodeJS.ErrnoException) => {
     if (!settle()) return;
-    release?.();
-    fail('upstream_unavailable', 502, err.code ?? err.message);
-    span.addEvent('handshake_failed', { reason: 'upstream_unavailable' });
-    endConnectionSpan(span, {
-      code: null,
-      initiator: null,
-      reason: 'upstream_unavailable',
-      bytesIn: 0,
-      bytesOut: 0,
-      messagesIn: 0,
-      messagesOut: 0,
-    });
+    abandon('upstream_unavailable', 502, err.code ?? err.message);
     writeRawError(socket, 502, `socketlens: the backend is unavailable (${err.code ?? err.message})`);
   });
 
