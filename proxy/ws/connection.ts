@@ -93,6 +93,7 @@ export class WsConnection implements LiveConnection, PipeOwner {
     this.c2s.scanner.allowRsv1 = init.compressed;
     this.s2c.scanner.allowRsv1 = init.compressed;
     if (cfg.slowConsumer) this.s2c.queueLimit = cfg.maxBufferBytes;
+    this.s2c.budget = ctx.budget;
 
     const now = this.t0;
     this.token = cfg.heartbeatInterval > 0 ? Buffer.concat([Buffer.from('sl:'), randomBytes(9)]) : null;
@@ -189,10 +190,6 @@ export class WsConnection implements LiveConnection, PipeOwner {
       live.misses = 0;
     }
     pipe.scanner.matchToken = null;
-  }
-
-  onQueued(pipe: Pipe, delta: number): void {
-    if (!pipe.fromClient) this.ctx.budget.change(pipe, delta);
   }
 
   private onCloseFrame(pipe: Pipe): void {

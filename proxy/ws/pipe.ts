@@ -9,6 +9,7 @@
  * - after the sidecar sent its close frame, drop what follows (the stream is sealed).
  */
 import type { Socket } from 'node:net';
+import type { BufferBudget } from '../connections/buffer-budget.js';
 import { FrameScanner } from './frame-scanner.js';
 
 export interface PipeOwner {
@@ -23,8 +24,6 @@ export interface PipeOwner {
   ): void;
   /** A pong answering the sidecar's ping was taken out of the stream. */
   onOwnPong(pipe: Pipe): void;
-  /** Bytes queued toward `dst` changed (for the global send-buffer bound). */
-  onQueued?(pipe: Pipe, delta: number): void;
 }
 
 export class Pipe {
@@ -37,6 +36,8 @@ export class Pipe {
   externalPause = false;
   /** After the sidecar's own close frame went out, bytes from src are scanned but not written. */
   sealed = false;
+  /** The global bound on bytes queued toward clients; set on client-bound pipes only. */
+  budget: BufferBudget | null = null;
 
   private pending: Buffer[] | null = null;
   private sealAfterPending = false;
@@ -127,10 +128,9 @@ export class Pipe {
   }
 
   private trackQueued(): void {
+    if (this.budget === null) return;
     const q = this.dst.writableLength;
-    if (q !== this.queued && this.owner.onQueued) {
-      this.owner.onQueued(this, q - this.queued);
-    }
+    if (q !== this.queued) this.budget.change(this, q - this.queued);
     this.queued = q;
   }
 
