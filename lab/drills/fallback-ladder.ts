@@ -3,13 +3,11 @@
  * SSE held as well (nginx /buffered/ buffers the stream) it settles on long-poll. The sidecar's
  * per-transport gauge shows which transport each client really uses, and both still get messages.
  */
-import { WebSocket } from 'ws';
-import { RealtimeClient, type RealtimeMessage, type TransportName } from '../client/realtime-client.js';
-import type { WebSocketConstructor } from '../client/transport.js';
+import type { RealtimeClient, RealtimeMessage, TransportName } from '../client/realtime-client.js';
 import { METRICS } from '../../proxy/metrics/definitions.js';
 import type { LabSidecar } from '../env/types.js';
 import { check, type Drill } from './types.js';
-import { poll, sleep } from './util.js';
+import { ladderClient, poll, sleep } from './util.js';
 
 async function peakActive(sidecar: LabSidecar, transport: string, ms: number): Promise<number> {
   let peak = 0;
@@ -32,15 +30,12 @@ export const drill: Drill = {
     const clients: RealtimeClient[] = [];
     const open = async (prefix: string) => {
       const got: RealtimeMessage[] = [];
-      const c = new RealtimeClient({
+      const c = ladderClient({
         baseUrl: `${edge.httpUrl}${prefix}/`,
         room: 'ladder',
         connectTimeoutMs: 1500,
         pollTimeoutMs: 500,
         maxRetries: 1,
-        // Relative paths, so they resolve under the nginx prefix instead of replacing it.
-        paths: { ws: 'ws', sse: 'sse', poll: 'poll', publish: 'publish' },
-        WebSocket: WebSocket as unknown as WebSocketConstructor,
         onMessage: (m) => got.push(m),
       });
       clients.push(c);

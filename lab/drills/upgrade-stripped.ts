@@ -4,12 +4,10 @@
  * counts it as reason="upgrade_stripped"; the fallback client drops to SSE and still gets
  * broadcasts; the correctly configured location `/` upgrades.
  */
-import { WebSocket } from 'ws';
-import { RealtimeClient, type RealtimeMessage } from '../client/realtime-client.js';
-import type { WebSocketConstructor } from '../client/transport.js';
+import type { RealtimeMessage } from '../client/realtime-client.js';
 import { METRICS } from '../../proxy/metrics/definitions.js';
 import { check, type Drill } from './types.js';
-import { poll, toWs, track } from './util.js';
+import { ladderClient, poll, toWs, track } from './util.js';
 
 export const drill: Drill = {
   name: 'upgrade-stripped',
@@ -25,15 +23,12 @@ export const drill: Drill = {
     const failures = await sidecar.metric(METRICS.handshakeFailures.name, { reason: 'upgrade_stripped' });
 
     const received: RealtimeMessage[] = [];
-    const client = new RealtimeClient({
+    const client = ladderClient({
       baseUrl: `${edge.httpUrl}/stripped/`,
       room: 'drill',
       connectTimeoutMs: 3000,
       pollTimeoutMs: 1000,
       maxRetries: 2,
-      // Relative paths, so they resolve under the nginx prefix instead of replacing it.
-      paths: { ws: 'ws', sse: 'sse', poll: 'poll', publish: 'publish' },
-      WebSocket: WebSocket as unknown as WebSocketConstructor,
       onMessage: (m) => received.push(m),
     });
     let transport = 'none';

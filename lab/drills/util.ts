@@ -1,5 +1,7 @@
 /** Small helpers shared by drills: timing, WebSocket clients with recorded outcomes. */
 import { WebSocket } from 'ws';
+import { RealtimeClient, type RealtimeMessage } from '../client/realtime-client.js';
+import type { WebSocketConstructor } from '../client/transport.js';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -113,4 +115,23 @@ export function histogramPoints(
     if (i >= 0 && i < n) counts[i]! += 1;
   }
   return counts.map((c, i) => [i * bucketMs, c]);
+}
+
+/**
+ * The fallback-ladder client pointed at a path prefix of the edge (e.g. `${edge}/stripped/`).
+ * Its paths are relative, so they resolve under the prefix instead of replacing it.
+ */
+export function ladderClient(opts: {
+  baseUrl: string;
+  room: string;
+  connectTimeoutMs: number;
+  pollTimeoutMs: number;
+  maxRetries: number;
+  onMessage: (m: RealtimeMessage) => void;
+}): RealtimeClient {
+  return new RealtimeClient({
+    ...opts,
+    paths: { ws: 'ws', sse: 'sse', poll: 'poll', publish: 'publish' },
+    WebSocket: WebSocket as unknown as WebSocketConstructor,
+  });
 }
