@@ -8,6 +8,7 @@
  */
 import { ComposeEnvironment } from './env/compose.js';
 import { NativeEnvironment } from './env/native.js';
+import { type AlertWatch, watchAlerts } from './env/prometheus-watch.js';
 import type { EnvKind, LabEnvironment } from './env/types.js';
 import { DRILLS } from './drills/index.js';
 import type { Drill, DrillResult } from './drills/types.js';
@@ -24,6 +25,11 @@ export interface LabOptions {
   progress?: (line: string) => void;
   /** Hard limit per drill run (default 60 s). */
   drillTimeoutMs?: number;
+  /**
+   * Native only: run a real Prometheus scraping every sidecar with the project's alert rules,
+   * and report which alerts went pending or firing during which drill.
+   */
+  prometheus?: boolean;
 }
 
 export interface LabOutcome {
@@ -62,12 +68,19 @@ export async function runLab(opts: LabOptions = {}): Promise<LabOutcome> {
       ? opts.env
       : opts.env === 'compose'
         ? new ComposeEnvironment()
-        : new NativeEnvironment();
+        : new NativeEnvironment({ prometheus: opts.prometheus === true });
   const timeoutMs = opts.drillTimeoutMs ?? 60_000;
   const startedAt = new Date();
   const results: DrillRun[] = [];
+  let watch: AlertWatch | null = null;
   try {
+    if (opts.prometheus && env instanceof NativeEnvironment) {
+      const prom = await env.prometheus();
+      progress(`[lab] prometheus at ${prom.url}, scraping every sidecar with the alert rules`);
+      watch = watchAlerts(prom);
+    }
     for (const drill of drills) {
+      watch?.phase(drill.name);
       const entry: DrillRun = { name: drill.name, title: drill.title, runs: [], durationsMs: [] };
       results.push(entry);
       for (let i = 1; i <= runs; i++) {
@@ -97,10 +110,16 @@ export async function runLab(opts: LabOptions = {}): Promise<LabOutcome> {
         progress(`[lab] ${drill.name}: ${marks} ${result.figure} (${(ms / 1000).toFixed(1)} s)`);
       }
     }
+    await watch?.stop();
   } finally {
     if (ownEnv) await env.close();
   }
   const report = buildReport(results, env.kind, runs, startedAt);
+  if (watch) {
+    report.alerts = Object.fromEntries([...watch.seen()].map(([name, s]) => [name, [...s.phases].sort()]));
+    for (const [name, phases] of Object.entries(report.alerts))
+      progress(`[lab] alert ${name}: ${phases.join(', ')}`);
+  }
   const reportDir = opts.reportDir === undefined ? 'lab-report' : opts.reportDir;
   const files = reportDir === null ? null : writeReport(report, reportDir);
   return { report, scorecard: scorecard(report), files };

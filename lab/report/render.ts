@@ -31,6 +31,8 @@ export interface LabReport {
     series: Series[];
     data?: Record<string, unknown>;
   }>;
+  /** With --prometheus: each alert seen pending or firing, and the drills it was seen during. */
+  alerts?: Record<string, string[]>;
 }
 
 const ok = (c: Check) => c.ok;

@@ -37,12 +37,19 @@ export const LAB_OPTIONS: readonly OptionSpec[] = [
     default: 'native',
     help: 'native: child processes on loopback; compose: the docker-compose stack.',
   },
+  {
+    flag: 'prometheus',
+    kind: 'bool',
+    group: 'Lab',
+    default: false,
+    help: 'Native: also run Prometheus with the alert rules, scraping every sidecar, and report the alerts each drill raised (slower: each sidecar waits for its first scrape).',
+  },
 ];
 
 export const help = async () => {
   const { DRILLS } = await import('../../lab/drills/index.js');
   return renderHelp(
-    'socketlens lab [--drill NAME] [--runs N] [--report DIR] [--env native|compose]',
+    'socketlens lab [--drill NAME] [--runs N] [--report DIR] [--env native|compose] [--prometheus]',
     summary,
     LAB_OPTIONS,
     [
@@ -69,6 +76,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
     runs: number;
     report: string;
     env: 'native' | 'compose';
+    prometheus: boolean;
   };
   const { runLab, selectDrills } = await import('../../lab/lab.js');
   try {
@@ -81,6 +89,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
     runs: o.runs,
     reportDir: o.report,
     env: o.env,
+    prometheus: o.prometheus,
   });
   process.stdout.write(outcome.scorecard);
   if (outcome.files) process.stderr.write(`report: ${outcome.files.json}, ${outcome.files.html}\n`);
