@@ -24,6 +24,10 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
 # ---------------------------------------------------------------------------------------------
+# docker-cli: the static docker CLI and its compose plugin, for the drills container.
+FROM docker:27.3.1-cli AS docker-cli
+
+# ---------------------------------------------------------------------------------------------
 # lab: the demo backend and the drill runner for docker-compose. It also makes the edge's
 # self-signed certificate (hence openssl). Not meant for production: it carries the full
 # dependency tree, because the drill runner loads packages that are devDependencies
@@ -34,6 +38,8 @@ RUN apt-get update \
   && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production
 WORKDIR /app
+COPY --from=docker-cli /usr/local/bin/docker /usr/local/bin/docker
+COPY --from=docker-cli /usr/local/libexec/docker/cli-plugins/docker-compose /usr/local/libexec/docker/cli-plugins/docker-compose
 COPY --from=build /src/node_modules ./node_modules
 COPY package.json package-lock.json ./
 COPY bin ./bin

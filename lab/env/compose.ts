@@ -110,7 +110,8 @@ export class ComposeEnvironment implements LabEnvironment {
   #certMade = false;
 
   constructor(opts: ComposeEnvironmentOptions = {}) {
-    this.#opts = { cwd: opts.cwd ?? repoRoot(), config: COMPOSE_FILE, log: false };
+    // SOCKETLENS_COMPOSE_DIR: the repository's host path, when the runner is the drills container.
+    this.#opts = { cwd: opts.cwd ?? process.env.SOCKETLENS_COMPOSE_DIR ?? repoRoot(), config: COMPOSE_FILE, log: false };
     this.#host = opts.host ?? '127.0.0.1';
   }
 

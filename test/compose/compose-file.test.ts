@@ -26,6 +26,7 @@ import {
 const SERVICES = [
   'backend-1',
   'backend-2',
+  'drills',
   'edge',
   'edge-cert',
   'grafana',
@@ -75,6 +76,7 @@ describe('docker-compose.yml', () => {
     assert.deepEqual(built, {
       'backend-1': '.#lab',
       'backend-2': '.#lab',
+      'drills': '.#lab',
       'edge-cert': '.#lab',
       'sidecar-1': '.#sidecar',
       'sidecar-2': '.#sidecar',
@@ -87,6 +89,8 @@ describe('docker-compose.yml', () => {
     const { config } = await composeConfig();
     const mounts: string[] = [];
     for (const [name, s] of Object.entries(config.services)) {
+      // The drills runner needs the repository and the Docker socket: its own test checks them.
+      if (name === 'drills') continue;
       for (const m of bindMounts(s)) {
         statSync(m.source); // throws ENOENT with the path
         assert.equal(m.read_only, true, `${name}: ${m.source} is writable`);
@@ -126,6 +130,7 @@ describe('docker-compose.yml', () => {
     // The raw file writes them relative to the repository, so a checkout anywhere works.
     const raw = rawCompose();
     for (const [name, s] of Object.entries(raw.services)) {
+      if (name === 'drills') continue;
       for (const m of bindMounts(s)) assert.match(m.source, /^\.\/[a-z]/, `${name}: ${m.source}`);
     }
   });
@@ -251,9 +256,26 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('has no drills container: the drills run on the host (`lab --env compose`)', async () => {
+  it('runs the drills from a container only on demand, with the repository at its host path', async () => {
     const { config } = await composeConfig();
-    assert.equal(config.services.drills, undefined);
+    const drills = config.services.drills as unknown as {
+      profiles: string[];
+      network_mode: string;
+      command: string[];
+      environment: Record<string, string>;
+      volumes: Array<{ source: string; target: string }>;
+    };
+    assert.deepEqual(drills.profiles, ['drills']);
+    assert.equal(drills.network_mode, 'host');
+    const repo = drills.environment.SOCKETLENS_COMPOSE_DIR;
+    assert.deepEqual(drills.command.slice(0, 5), ['node', 'bin/socketlens.js', 'lab', '--env', 'compose']);
+    assert.deepEqual(
+      drills.volumes.map((v) => [v.source, v.target]),
+      [
+        [repo, repo],
+        ['/var/run/docker.sock', '/var/run/docker.sock'],
+      ],
+    );
     // The edge and its cert step share one cert volume.
     const tls = (name: string) =>
       (service(config, name).volumes ?? []).find((m) => m.type === 'volume')?.source;

@@ -103,7 +103,8 @@ let resolved: Promise<ResolvedCompose> | undefined;
  */
 export function composeConfig(): Promise<ResolvedCompose> {
   resolved ??= (async () => {
-    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME };
+    // PWD as a shell in the repository has it: the drills service mounts the repository there.
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, PWD: repoRoot() };
     const result = await run(findBinary('docker-compose'), ['-f', COMPOSE_FILE, 'config'], { env });
     const config = (result.code === 0 ? parse(result.stdout) : { services: {} }) as ComposeConfig;
     return { result, config };
