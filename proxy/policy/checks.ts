@@ -7,7 +7,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { SidecarConfig } from '../config/sidecar-options.js';
 import { forwardAuthCheck } from './forward-auth.js';
-import { jwtCheck } from './jwt.js';
 import { limitsCheck } from './limits.js';
 import { originCheck } from './origin.js';
 import type { CheckVerdict, UpgradeChecks } from './types.js';
@@ -19,7 +18,8 @@ export async function buildChecks(config: SidecarConfig): Promise<UpgradeChecks 
   if (config.maxConnections > 0 || config.maxConnectionsPerIp > 0 || config.upgradeRate > 0)
     checks.push(limitsCheck(config));
   if (config.allowOrigin && config.allowOrigin.length > 0) checks.push(originCheck(config.allowOrigin));
-  if (config.jwtKey || config.jwtJwksUrl) checks.push(jwtCheck(config));
+  // jose is loaded only when a JWT check is configured.
+  if (config.jwtKey || config.jwtJwksUrl) checks.push((await import('./jwt.js')).jwtCheck(config));
   if (config.forwardAuthUrl) checks.push(forwardAuthCheck(config));
   if (checks.length === 0) return null;
   return {
