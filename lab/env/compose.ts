@@ -111,7 +111,11 @@ export class ComposeEnvironment implements LabEnvironment {
 
   constructor(opts: ComposeEnvironmentOptions = {}) {
     // SOCKETLENS_COMPOSE_DIR: the repository's host path, when the runner is the drills container.
-    this.#opts = { cwd: opts.cwd ?? process.env.SOCKETLENS_COMPOSE_DIR ?? repoRoot(), config: COMPOSE_FILE, log: false };
+    this.#opts = {
+      cwd: opts.cwd ?? process.env.SOCKETLENS_COMPOSE_DIR ?? repoRoot(),
+      config: COMPOSE_FILE,
+      log: false,
+    };
     this.#host = opts.host ?? '127.0.0.1';
   }
 

@@ -76,7 +76,7 @@ describe('docker-compose.yml', () => {
     assert.deepEqual(built, {
       'backend-1': '.#lab',
       'backend-2': '.#lab',
-      'drills': '.#lab',
+      drills: '.#lab',
       'edge-cert': '.#lab',
       'sidecar-1': '.#sidecar',
       'sidecar-2': '.#sidecar',

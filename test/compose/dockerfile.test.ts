@@ -69,7 +69,10 @@ describe('Dockerfile', () => {
       if (names.has(s.from)) continue; // a previous stage
       assert.match(s.from, /^[a-z0-9./-]+:\d+\.\d+\.\d+(-[a-z0-9.-]+)?$/, s.from);
     }
-    assert.deepEqual([...new Set(all.map((s) => s.from))], ['node:20.19.0-bookworm-slim', 'docker:27.3.1-cli']);
+    assert.deepEqual(
+      [...new Set(all.map((s) => s.from))],
+      ['node:20.19.0-bookworm-slim', 'docker:27.3.1-cli'],
+    );
   });
 
   it('has every stage compose builds', async () => {
