@@ -57,7 +57,8 @@ EXPOSE 3000
 CMD ["node", "dist/lab/backend/main.js", "--host", "0.0.0.0", "--port", "3000"]
 
 # ---------------------------------------------------------------------------------------------
-# sidecar (default target): only the compiled proxy, bin/ and production dependencies.
+# sidecar (default target): only the compiled CLI and proxy, bin/ and production dependencies.
+# `socketlens lab` and `doctor` are not in this image; the CLI says so in one line.
 FROM node:20.19.0-bookworm-slim AS sidecar
 ENV NODE_ENV=production \
   SOCKETLENS_LISTEN=0.0.0.0:8080 \
@@ -66,6 +67,7 @@ WORKDIR /app
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY package.json package-lock.json ./
 COPY bin ./bin
+COPY --from=build /src/dist/cli ./dist/cli
 COPY --from=build /src/dist/proxy ./dist/proxy
 # The image's built-in unprivileged user (uid 1000); nothing in /app is writable by it.
 USER node

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Entry point of the `socketlens` command; the implementation is compiled from proxy/cli.ts.
-import { main } from '../dist/proxy/cli.js';
+// Entry point of the `socketlens` command; the implementation is compiled from cli/main.ts.
+import { main } from '../dist/cli/main.js';
 
 main(process.argv.slice(2)).then(
   (code) => {

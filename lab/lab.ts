@@ -6,7 +6,6 @@
  * Every drill runs in its own scope: whatever it started is stopped before the next one, even if
  * it threw (a throw counts as a failed run, with the error as the detail).
  */
-import { ComposeEnvironment } from './env/compose.js';
 import { NativeEnvironment } from './env/native.js';
 import { type AlertWatch, watchAlerts } from './env/prometheus-watch.js';
 import type { EnvKind, LabEnvironment } from './env/types.js';
@@ -67,7 +66,8 @@ export async function runLab(opts: LabOptions = {}): Promise<LabOutcome> {
     typeof opts.env === 'object'
       ? opts.env
       : opts.env === 'compose'
-        ? new ComposeEnvironment()
+        ? // Loaded only when asked for: it needs the docker-compose package, which native runs do not.
+          new (await import('./env/compose.js')).ComposeEnvironment()
         : new NativeEnvironment({ prometheus: opts.prometheus === true });
   const timeoutMs = opts.drillTimeoutMs ?? 60_000;
   const startedAt = new Date();

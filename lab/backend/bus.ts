@@ -2,6 +2,7 @@
 // it out to its local sockets. Two implementations: in-process (single node) and Redis pub/sub.
 
 import type { BusMessage } from './message.js';
+import { SocketlensError } from '../../proxy/errors.js';
 
 export interface Bus {
   readonly kind: 'memory' | 'redis';
@@ -14,11 +15,10 @@ export interface Bus {
 
 export type BusDeliver = (msg: BusMessage) => void;
 
-export class BusError extends Error {
-  readonly code: string;
+export class BusError extends SocketlensError {
   constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
+    super(code, message, options);
+    this.name = 'BusError';
   }
 }
 
@@ -29,7 +29,7 @@ export function createMemoryBus(deliver: BusDeliver): Bus {
   return {
     kind: 'memory',
     async publish(room, origin, data) {
-      if (closed) throw new BusError('ERR_BUS_CLOSED', 'bus is closed');
+      if (closed) throw new BusError('SL_LAB_BUS_CLOSED', 'bus is closed');
       const seq = (seqs.get(room) ?? 0) + 1;
       seqs.set(room, seq);
       deliver({ room, seq, origin, t: Date.now(), data });

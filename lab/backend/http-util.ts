@@ -1,6 +1,7 @@
 // Small response helpers shared by the HTTP endpoints.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { SocketlensError } from '../../proxy/errors.js';
 
 export function sendText(
   res: ServerResponse,
@@ -31,13 +32,14 @@ export function sendError(res: ServerResponse, status: number, code: string, mes
   sendJson(res, status, { error: { code, message } });
 }
 
-export class BodyError extends Error {
+export class BodyError extends SocketlensError {
   constructor(
     readonly status: number,
-    readonly code: string,
+    code: string,
     message: string,
   ) {
-    super(message);
+    super(code, message);
+    this.name = 'BodyError';
   }
 }
 
@@ -47,13 +49,13 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > limit) throw new BodyError(413, 'ERR_BODY_TOO_LARGE', `body exceeds ${limit} bytes`);
+    if (size > limit) throw new BodyError(413, 'SL_LAB_BODY_TOO_LARGE', `body exceeds ${limit} bytes`);
     chunks.push(chunk);
   }
   try {
     return JSON.parse(Buffer.concat(chunks).toString('utf8'));
   } catch {
-    throw new BodyError(400, 'ERR_BAD_JSON', 'body is not valid JSON');
+    throw new BodyError(400, 'SL_LAB_BAD_JSON', 'body is not valid JSON');
   }
 }
 

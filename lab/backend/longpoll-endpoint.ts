@@ -28,10 +28,11 @@ export function createLongPollEndpoint(opts: { hub: RoomHub; stats: BackendStats
       const room = url.searchParams.get('room') || 'lobby';
       const since = intParam(url.searchParams, 'since', hub.latestSeq(room));
       const timeout = intParam(url.searchParams, 'timeout', DEFAULT_POLL_TIMEOUT_MS);
-      if (!isValidRoom(room)) return sendError(res, 400, 'ERR_BAD_ROOM', 'room must be a short string');
-      if (since === null) return sendError(res, 400, 'ERR_BAD_SINCE', 'since must be a non-negative integer');
+      if (!isValidRoom(room)) return sendError(res, 400, 'SL_LAB_BAD_ROOM', 'room must be a short string');
+      if (since === null)
+        return sendError(res, 400, 'SL_LAB_BAD_SINCE', 'since must be a non-negative integer');
       if (timeout === null || timeout > MAX_POLL_TIMEOUT_MS) {
-        return sendError(res, 400, 'ERR_BAD_TIMEOUT', `timeout must be 0..${MAX_POLL_TIMEOUT_MS} ms`);
+        return sendError(res, 400, 'SL_LAB_BAD_TIMEOUT', `timeout must be 0..${MAX_POLL_TIMEOUT_MS} ms`);
       }
       const answer = (messages: ClientMessage[]) => {
         stats.poll.answered += 1;

@@ -88,7 +88,7 @@ export async function createRedisBus(opts: RedisBusOptions, deliver: BusDeliver)
   } catch (err) {
     for (const c of [pub, sub]) if (c.isOpen) c.destroy(); // destroy() throws on a closed client
     throw new BusError(
-      'ERR_REDIS_CONNECT',
+      'SL_LAB_REDIS_CONNECT',
       `cannot connect to redis at ${opts.url}: ${(err as Error).message}`,
       {
         cause: err,
@@ -108,7 +108,7 @@ export async function createRedisBus(opts: RedisBusOptions, deliver: BusDeliver)
         });
         return Number(seq);
       } catch (err) {
-        throw new BusError('ERR_BUS_UNAVAILABLE', `redis publish failed: ${(err as Error).message}`, {
+        throw new BusError('SL_LAB_BUS_UNAVAILABLE', `redis publish failed: ${(err as Error).message}`, {
           cause: err,
         });
       }

@@ -33,19 +33,19 @@ export function createRouter(deps: RouterDeps): Router {
     try {
       body = await readJsonBody(req, deps.maxBodyBytes);
     } catch (err) {
-      const e = err instanceof BodyError ? err : new BodyError(400, 'ERR_BODY', (err as Error).message);
+      const e = err instanceof BodyError ? err : new BodyError(400, 'SL_LAB_BODY', (err as Error).message);
       return sendError(res, e.status, e.code, e.message);
     }
     const { room, data } = (body ?? {}) as { room?: unknown; data?: unknown };
     if (!isValidRoom(room))
-      return sendError(res, 400, 'ERR_BAD_ROOM', 'body must be {"room": string, "data": any}');
+      return sendError(res, 400, 'SL_LAB_BAD_ROOM', 'body must be {"room": string, "data": any}');
     try {
       const seq = await deps.publish(room, data);
       deps.stats().http.published += 1;
       sendJson(res, 202, { accepted: true, room, seq, node: deps.nodeId });
     } catch (err) {
       const e = err as Error & { code?: string };
-      sendError(res, 503, e.code ?? 'ERR_PUBLISH', e.message);
+      sendError(res, 503, e.code ?? 'SL_LAB_PUBLISH', e.message);
     }
   }
 
@@ -59,7 +59,7 @@ export function createRouter(deps: RouterDeps): Router {
         (code >= 3000 && code <= 4999)
       )
     ) {
-      return sendError(res, 400, 'ERR_BAD_CODE', 'code must be a sendable WebSocket close code');
+      return sendError(res, 400, 'SL_LAB_BAD_CODE', 'code must be a sendable WebSocket close code');
     }
     const reason = (url.searchParams.get('reason') ?? 'disconnect requested').slice(0, 120);
     const ws = deps.ws.disconnectAll(code, reason);
@@ -106,6 +106,6 @@ export function createRouter(deps: RouterDeps): Router {
       void serveClientModule(res, url.pathname.slice('/client/'.length));
       return;
     }
-    sendError(res, 404, 'ERR_NOT_FOUND', `no route for ${route}`);
+    sendError(res, 404, 'SL_LAB_NOT_FOUND', `no route for ${route}`);
   };
 }

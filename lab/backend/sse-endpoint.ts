@@ -41,7 +41,7 @@ export function createSseEndpoint(opts: SseEndpointOptions): SseEndpoint {
     handle(req, res, url) {
       const room = url.searchParams.get('room') || 'lobby';
       if (!isValidRoom(room)) {
-        sendError(res, 400, 'ERR_BAD_ROOM', 'room must be a short string');
+        sendError(res, 400, 'SL_LAB_BAD_ROOM', 'room must be a short string');
         return;
       }
       res.writeHead(200, {

@@ -99,14 +99,16 @@ export function createWsEndpoint(opts: WsEndpointOptions): WsEndpoint {
       const target = cmd.room ?? room;
       if (!isValidRoom(target)) {
         ws.send(
-          JSON.stringify({ type: 'error', code: 'ERR_BAD_ROOM', message: 'room must be a short string' }),
+          JSON.stringify({ type: 'error', code: 'SL_LAB_BAD_ROOM', message: 'room must be a short string' }),
         );
         return;
       }
       stats.ws.published += 1;
       opts.publish(target, cmd.data).catch((err: Error & { code?: string }) => {
         if (ws.readyState === WebSocket.OPEN) {
-          ws.send(JSON.stringify({ type: 'error', code: err.code ?? 'ERR_PUBLISH', message: err.message }));
+          ws.send(
+            JSON.stringify({ type: 'error', code: err.code ?? 'SL_LAB_PUBLISH', message: err.message }),
+          );
         }
       });
     });

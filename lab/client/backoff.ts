@@ -38,7 +38,7 @@ export interface Backoff {
 const STRATEGIES: readonly BackoffStrategy[] = ['fixed', 'exponential', 'full', 'equal', 'decorrelated'];
 
 export class BackoffOptionsError extends RangeError {
-  readonly code = 'ERR_BACKOFF_OPTIONS';
+  readonly code = 'SL_CLIENT_BACKOFF_OPTIONS';
 }
 
 function validate(opts: BackoffOptions): void {

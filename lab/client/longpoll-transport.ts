@@ -34,17 +34,22 @@ export async function openLongPoll(
     }, deadlineMs);
     try {
       const res = await ctx.fetch(url, { signal: abort.signal, cache: 'no-store' });
-      if (!res.ok) throw new RealtimeError('ERR_HTTP_STATUS', `poll ${url} answered ${res.status}`);
+      if (!res.ok) throw new RealtimeError('SL_CLIENT_HTTP_STATUS', `poll ${url} answered ${res.status}`);
       const body = (await res.json()) as PollAnswer;
       if (!Array.isArray(body.messages) || typeof body.next !== 'number') {
-        throw new RealtimeError('ERR_HTTP_STATUS', `poll ${url} answered an unexpected body`);
+        throw new RealtimeError('SL_CLIENT_HTTP_STATUS', `poll ${url} answered an unexpected body`);
       }
       return body;
     } catch (err) {
       if (timedOut)
-        throw new RealtimeError('ERR_CONNECT_TIMEOUT', `no poll answer from ${url} within ${deadlineMs} ms`);
+        throw new RealtimeError(
+          'SL_CLIENT_CONNECT_TIMEOUT',
+          `no poll answer from ${url} within ${deadlineMs} ms`,
+        );
       if (err instanceof RealtimeError) throw err;
-      throw new RealtimeError('ERR_NETWORK', `poll ${url} failed: ${(err as Error).message}`, { cause: err });
+      throw new RealtimeError('SL_CLIENT_NETWORK', `poll ${url} failed: ${(err as Error).message}`, {
+        cause: err,
+      });
     } finally {
       clearTimeout(timer);
     }

@@ -131,9 +131,10 @@ export class RealtimeClient {
     return this.#lastSeq;
   }
 
-  /** Resolves with the transport once one is open; rejects with ERR_GAVE_UP or ERR_CLOSED. */
+  /** Resolves with the transport once one is open; rejects with SL_CLIENT_GAVE_UP or SL_CLIENT_CLOSED. */
   connect(): Promise<TransportName> {
-    if (this.#state === 'closed') return Promise.reject(new RealtimeError('ERR_CLOSED', 'client is closed'));
+    if (this.#state === 'closed')
+      return Promise.reject(new RealtimeError('SL_CLIENT_CLOSED', 'client is closed'));
     if (this.#active) return Promise.resolve(this.#active.name);
     const promise = new Promise<TransportName>((resolve, reject) => this.#waiters.push({ resolve, reject }));
     if (this.#state === 'idle') void this.#climb();
@@ -148,12 +149,12 @@ export class RealtimeClient {
     this.#active?.close();
     this.#active = null;
     this.#setState('closed');
-    this.#settle(new RealtimeError('ERR_CLOSED', 'client closed'));
+    this.#settle(new RealtimeError('SL_CLIENT_CLOSED', 'client closed'));
   }
 
   /** Publishes to the room: over the WebSocket when that is the transport, else POST /publish. */
   async send(data: unknown): Promise<void> {
-    if (this.#state === 'closed') throw new RealtimeError('ERR_CLOSED', 'client is closed');
+    if (this.#state === 'closed') throw new RealtimeError('SL_CLIENT_CLOSED', 'client is closed');
     const t = this.#active;
     if (t?.send) {
       t.send(JSON.stringify({ type: 'publish', room: this.room, data }));
@@ -168,12 +169,12 @@ export class RealtimeClient {
         body: JSON.stringify({ room: this.room, data }),
       });
     } catch (err) {
-      throw new RealtimeError('ERR_NETWORK', `publish to ${url} failed: ${(err as Error).message}`, {
+      throw new RealtimeError('SL_CLIENT_NETWORK', `publish to ${url} failed: ${(err as Error).message}`, {
         cause: err,
       });
     }
     await res.arrayBuffer().catch(() => {}); // drain, so the connection can be reused
-    if (!res.ok) throw new RealtimeError('ERR_HTTP_STATUS', `publish to ${url} answered ${res.status}`);
+    if (!res.ok) throw new RealtimeError('SL_CLIENT_HTTP_STATUS', `publish to ${url} answered ${res.status}`);
   }
 
   #context(name: TransportName): TransportContext {
@@ -245,7 +246,7 @@ export class RealtimeClient {
     const delay = this.#backoff.next();
     if (delay === null) {
       const err = new RealtimeError(
-        'ERR_GAVE_UP',
+        'SL_CLIENT_GAVE_UP',
         `no transport of ${this.#order.join(', ')} connected; gave up`,
       );
       this.#setState('closed');

@@ -31,26 +31,31 @@ export async function openSse(ctx: TransportContext, handlers: TransportHandlers
   let first: Uint8Array;
   try {
     const res = await ctx.fetch(url, { headers, signal: abort.signal, cache: 'no-store' });
-    if (!res.ok) throw new RealtimeError('ERR_HTTP_STATUS', `SSE ${url} answered ${res.status}`);
+    if (!res.ok) throw new RealtimeError('SL_CLIENT_HTTP_STATUS', `SSE ${url} answered ${res.status}`);
     const type = res.headers.get('content-type') ?? '';
     if (!type.startsWith('text/event-stream') || !res.body) {
-      throw new RealtimeError('ERR_NOT_EVENT_STREAM', `SSE ${url} answered "${type}", not text/event-stream`);
+      throw new RealtimeError(
+        'SL_CLIENT_NOT_EVENT_STREAM',
+        `SSE ${url} answered "${type}", not text/event-stream`,
+      );
     }
     reader = res.body.getReader();
     const r = await reader.read();
-    if (r.done) throw new RealtimeError('ERR_STREAM_ENDED', `SSE ${url} ended before its first byte`);
+    if (r.done) throw new RealtimeError('SL_CLIENT_STREAM_ENDED', `SSE ${url} ended before its first byte`);
     first = r.value;
   } catch (err) {
     clearTimeout(timer);
     abort.abort();
     if (timedOut) {
       throw new RealtimeError(
-        'ERR_CONNECT_TIMEOUT',
+        'SL_CLIENT_CONNECT_TIMEOUT',
         `no SSE byte from ${url} within ${ctx.connectTimeoutMs} ms`,
       );
     }
     if (err instanceof RealtimeError) throw err;
-    throw new RealtimeError('ERR_NETWORK', `SSE ${url} failed: ${(err as Error).message}`, { cause: err });
+    throw new RealtimeError('SL_CLIENT_NETWORK', `SSE ${url} failed: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   clearTimeout(timer);
 

@@ -20,7 +20,9 @@ interface CloseEventLike {
 export function openWebSocket(ctx: TransportContext, handlers: TransportHandlers): Promise<OpenTransport> {
   const Ctor = ctx.WebSocket;
   if (!Ctor) {
-    return Promise.reject(new RealtimeError('ERR_NO_WEBSOCKET', 'no WebSocket in this runtime; inject one'));
+    return Promise.reject(
+      new RealtimeError('SL_CLIENT_NO_WEBSOCKET', 'no WebSocket in this runtime; inject one'),
+    );
   }
   const url = endpointUrl(ctx.baseUrl, ctx.path, { room: ctx.room, since: ctx.lastSeq }).replace(
     /^http/,
@@ -40,7 +42,12 @@ export function openWebSocket(ctx: TransportContext, handlers: TransportHandlers
       reject(err);
     };
     const timer = setTimeout(() => {
-      fail(new RealtimeError('ERR_CONNECT_TIMEOUT', `no 101 from ${url} within ${ctx.connectTimeoutMs} ms`));
+      fail(
+        new RealtimeError(
+          'SL_CLIENT_CONNECT_TIMEOUT',
+          `no 101 from ${url} within ${ctx.connectTimeoutMs} ms`,
+        ),
+      );
       ws.close();
     }, ctx.connectTimeoutMs);
 
@@ -62,11 +69,14 @@ export function openWebSocket(ctx: TransportContext, handlers: TransportHandlers
       handlers.onMessage(typeof ev.data === 'string' ? parseText(ev.data) : ev.data);
     };
     ws.onerror = () => {
-      if (!opened) fail(new RealtimeError('ERR_WS_REFUSED', `WebSocket to ${url} failed before opening`));
+      if (!opened)
+        fail(new RealtimeError('SL_CLIENT_WS_REFUSED', `WebSocket to ${url} failed before opening`));
     };
     ws.onclose = (ev: CloseEventLike) => {
       if (!opened) {
-        fail(new RealtimeError('ERR_WS_REFUSED', `WebSocket to ${url} closed before opening (${ev.code})`));
+        fail(
+          new RealtimeError('SL_CLIENT_WS_REFUSED', `WebSocket to ${url} closed before opening (${ev.code})`),
+        );
       } else if (!closedByUs) {
         handlers.onClose(ev.code, ev.reason);
       }

@@ -5,7 +5,7 @@
  * Search order: every PATH entry, then /usr/sbin and /usr/local/sbin (Debian puts nginx and
  * haproxy there, and they are often missing from a non-root PATH), then the Go bin directory
  * ($GOBIN, `go env GOPATH`/bin, ~/go/bin) where `go install` leaves toxiproxy-server.
- * A miss throws ERR_LAB_BINARY_NOT_FOUND with the command that installs it.
+ * A miss throws SL_LAB_BINARY_NOT_FOUND with the command that installs it.
  */
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
@@ -67,7 +67,7 @@ export function searchDirectories(): string[] {
 
 const found = new Map<string, string>();
 
-/** Absolute path of the executable `name`; throws ERR_LAB_BINARY_NOT_FOUND with an install hint. */
+/** Absolute path of the executable `name`; throws SL_LAB_BINARY_NOT_FOUND with an install hint. */
 export function findBinary(name: string): string {
   const cached = found.get(name);
   if (cached !== undefined) return cached;
@@ -80,7 +80,7 @@ export function findBinary(name: string): string {
     }
   }
   throw new LabError(
-    'ERR_LAB_BINARY_NOT_FOUND',
+    'SL_LAB_BINARY_NOT_FOUND',
     `${name} not found (looked in ${dirs.join(', ')}). Install it with: ${installHint(name)}`,
   );
 }

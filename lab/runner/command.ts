@@ -1,6 +1,6 @@
 /**
  * Runs a short-lived helper program (openssl, promtool, `nginx -t`) to completion.
- * A non-zero exit becomes ERR_LAB_COMMAND_FAILED carrying the program's own stderr,
+ * A non-zero exit becomes SL_LAB_COMMAND_FAILED carrying the program's own stderr,
  * which is where these tools explain what is wrong.
  */
 import { execFile } from 'node:child_process';
@@ -22,13 +22,9 @@ export function runCommand(
       if (err) {
         const detail = (stderr || stdout || err.message).trim();
         reject(
-          new LabError(
-            'ERR_LAB_COMMAND_FAILED',
-            `${basename(command)} ${args.join(' ')} failed:\n${detail}`,
-            {
-              cause: err,
-            },
-          ),
+          new LabError('SL_LAB_COMMAND_FAILED', `${basename(command)} ${args.join(' ')} failed:\n${detail}`, {
+            cause: err,
+          }),
         );
         return;
       }

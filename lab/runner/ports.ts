@@ -30,7 +30,7 @@ export async function retryOnPortClash<T>(start: () => Promise<T>, attempts = 3)
     try {
       return await start();
     } catch (err) {
-      const clash = isLabError(err, 'ERR_LAB_PROCESS_EXITED') && ADDRESS_IN_USE.test(err.logTail ?? '');
+      const clash = isLabError(err, 'SL_LAB_PROCESS_EXITED') && ADDRESS_IN_USE.test(err.logTail ?? '');
       if (!clash || i >= attempts) throw err;
     }
   }

@@ -217,7 +217,7 @@ class Supervisor implements ManagedProcess {
         await sleep(20);
         const tail = this.logTail();
         throw new LabError(
-          'ERR_LAB_PROCESS_EXITED',
+          'SL_LAB_PROCESS_EXITED',
           `${name} ${describeExit(exitInfo)} before it was ready (log: ${this.logPath})\n${tail}`,
           { logTail: tail },
         );
@@ -225,7 +225,7 @@ class Supervisor implements ManagedProcess {
       await this.stop();
       const tail = this.logTail();
       throw new LabError(
-        'ERR_LAB_READY_TIMEOUT',
+        'SL_LAB_READY_TIMEOUT',
         `${name} not ready after ${readyTimeoutMs} ms (log: ${this.logPath})\n${tail}`,
         { cause: err, logTail: tail },
       );

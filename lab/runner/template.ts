@@ -22,7 +22,7 @@ export function templatePlaceholders(text: string): string[] {
 }
 
 /**
- * Replaces every `${NAME}` with `vars[NAME]`. Throws ERR_LAB_TEMPLATE_MISSING_VAR naming every
+ * Replaces every `${NAME}` with `vars[NAME]`. Throws SL_LAB_TEMPLATE_MISSING_VAR naming every
  * placeholder without a value, rather than emitting a config with a hole in it (nginx would read
  * `${UPSTREAM}` as an unknown variable and fail far from the cause).
  */
@@ -30,7 +30,7 @@ export function renderTemplate(text: string, vars: TemplateVars, source = 'templ
   const missing = templatePlaceholders(text).filter((name) => !Object.hasOwn(vars, name));
   if (missing.length > 0) {
     throw new LabError(
-      'ERR_LAB_TEMPLATE_MISSING_VAR',
+      'SL_LAB_TEMPLATE_MISSING_VAR',
       `${source}: no value for ${missing.map((n) => `\${${n}}`).join(', ')}`,
     );
   }

@@ -28,7 +28,7 @@ export function probeTcp(port: number, host = '127.0.0.1', timeoutMs = 1000): Pr
   });
 }
 
-/** Polls `check` until it returns true; throws ERR_LAB_READY_TIMEOUT describing `what`. */
+/** Polls `check` until it returns true; throws SL_LAB_READY_TIMEOUT describing `what`. */
 export async function waitUntil(
   what: string,
   check: () => Promise<boolean>,
@@ -40,7 +40,7 @@ export async function waitUntil(
     if (await check().catch(() => false)) return;
     signal?.throwIfAborted();
     if (Date.now() >= deadline) {
-      throw new LabError('ERR_LAB_READY_TIMEOUT', `${what} not ready after ${timeoutMs} ms`);
+      throw new LabError('SL_LAB_READY_TIMEOUT', `${what} not ready after ${timeoutMs} ms`);
     }
     await sleep(intervalMs);
   }

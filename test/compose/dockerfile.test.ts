@@ -102,7 +102,7 @@ describe('Dockerfile', () => {
     );
   });
 
-  it('ships only dist/proxy, bin/ and the package files in the sidecar stage, as a non-root user', () => {
+  it('ships only dist/cli, dist/proxy, bin/ and the package files in the sidecar stage, as a non-root user', () => {
     const s = final();
     assert.equal(s.name, 'sidecar');
     assert.deepEqual(
@@ -111,6 +111,7 @@ describe('Dockerfile', () => {
         '--from=prod-deps /app/node_modules ./node_modules',
         'package.json package-lock.json ./',
         'bin ./bin',
+        '--from=build /src/dist/cli ./dist/cli',
         '--from=build /src/dist/proxy ./dist/proxy',
       ],
     );

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type NginxEdge, startNginx } from '../../lab/runner/components/nginx.js';
-import { NGINX_STREAM_LINES, NGINX_UPGRADE_LINES } from '../../proxy/doctor/verdict.js';
+import { NGINX_STREAM_LINES, NGINX_UPGRADE_LINES } from '../../doctor/verdict.js';
 import {
   type DoctorBackend,
   POLL_HOLD_MS,

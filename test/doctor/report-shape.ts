@@ -1,6 +1,6 @@
 /** The documented --json shape, and helpers to read a parsed report in tests. */
 import assert from 'node:assert/strict';
-import type { Check, CheckId, DoctorReport } from '../../proxy/doctor/report.js';
+import type { Check, CheckId, DoctorReport } from '../../doctor/report.js';
 
 export const CHECK_IDS: readonly CheckId[] = [
   'dns',

@@ -1,5 +1,5 @@
 /**
- * Runs `socketlens doctor` in a child process of its own, exactly as proxy/cli.ts dispatches a
+ * Runs `socketlens doctor` in a child process of its own, exactly as cli/main.ts dispatches a
  * command (a ConfigError becomes one line on stderr and exit code 2), and collects its output.
  * The command is loaded from dist/, so the tests exercise the compiled module.
  */
@@ -36,9 +36,9 @@ export function runDoctorCli(args: readonly string[], timeoutMs = 20_000): Promi
   });
 }
 
-/** Child side: mirror the dispatch in proxy/cli.ts for the doctor command. */
+/** Child side: mirror the dispatch in cli/main.ts for the doctor command. */
 async function childMain(): Promise<void> {
-  const { run } = await import('../../proxy/commands/doctor.js');
+  const { run } = await import('../../cli/commands/doctor.js');
   const { ConfigError } = await import('../../proxy/errors.js');
   try {
     process.exitCode = await run(process.argv.slice(2), process.env);

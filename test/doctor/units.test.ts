@@ -3,11 +3,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../../proxy/errors.js';
-import { FrameReader } from '../../proxy/doctor/frame-reader.js';
-import { expectedAccept, extensionNames, parseHead } from '../../proxy/doctor/handshake.js';
-import { defaultPingInterval } from '../../proxy/doctor/probe-idle.js';
-import { countBursts, judgeBuffering } from '../../proxy/doctor/sse-timing.js';
-import { parseTarget, resolveSidePath } from '../../proxy/doctor/target.js';
+import { FrameReader } from '../../doctor/frame-reader.js';
+import { expectedAccept, extensionNames, parseHead } from '../../doctor/handshake.js';
+import { defaultPingInterval } from '../../doctor/probe-idle.js';
+import { countBursts, judgeBuffering } from '../../doctor/sse-timing.js';
+import { parseTarget, resolveSidePath } from '../../doctor/target.js';
 import { Opcode } from '../../proxy/ws/frame-scanner.js';
 import { encodeFrame } from '../../proxy/ws/frames.js';
 import { frame } from '../helpers/frames.js';

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { describe, it } from 'node:test';
-import { DOCTOR_OPTIONS } from '../../proxy/doctor/options.js';
+import { DOCTOR_OPTIONS } from '../../doctor/options.js';
 import { checkOf, parseReport } from './report-shape.js';
 import { runDoctorCli } from './run-cli.js';
 

@@ -167,7 +167,7 @@ describe('backend: two nodes over redis pub/sub', () => {
   test('an unreachable redis fails startBackend with a coded error', async () => {
     const port = await freePort();
     await assert.rejects(startBackend({ nodeId: 'n3', redisUrl: `redis://127.0.0.1:${port}` }), {
-      code: 'ERR_REDIS_CONNECT',
+      code: 'SL_LAB_REDIS_CONNECT',
     });
   });
 });
@@ -195,7 +195,7 @@ describe('backend: redis outage', () => {
       const started = performance.now();
       const down = await post('during');
       assert.equal(down.status, 503);
-      assert.equal((await down.json()).error.code, 'ERR_BUS_UNAVAILABLE');
+      assert.equal((await down.json()).error.code, 'SL_LAB_BUS_UNAVAILABLE');
       assert.ok(performance.now() - started < 2000, 'failed fast instead of queueing');
 
       await until(() => !node.stats().busUp, 'the bus to report down');

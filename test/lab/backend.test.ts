@@ -223,16 +223,16 @@ describe('backend (single node)', () => {
     });
     const bad = await fetch(`${backend.url}/poll?room=poll&since=-1`);
     assert.equal(bad.status, 400);
-    assert.equal((await bad.json()).error.code, 'ERR_BAD_SINCE');
+    assert.equal((await bad.json()).error.code, 'SL_LAB_BAD_SINCE');
   });
 
   test('POST /publish rejects bad bodies with coded errors', async () => {
     const notJson = await fetch(`${backend.url}/publish`, { method: 'POST', body: '{nope' });
     assert.equal(notJson.status, 400);
-    assert.equal((await notJson.json()).error.code, 'ERR_BAD_JSON');
+    assert.equal((await notJson.json()).error.code, 'SL_LAB_BAD_JSON');
     const noRoom = await fetch(`${backend.url}/publish`, { method: 'POST', body: '{"data":1}' });
     assert.equal(noRoom.status, 400);
-    assert.equal((await noRoom.json()).error.code, 'ERR_BAD_ROOM');
+    assert.equal((await noRoom.json()).error.code, 'SL_LAB_BAD_ROOM');
   });
 
   test('flood sends size-byte messages at roughly the asked rate, numbered', async () => {

@@ -133,7 +133,7 @@ describe('createBackoff', () => {
       { strategy: 'full', baseMs: 10, capMs: 5, maxRetries: 1 },
       { strategy: 'full', baseMs: 1, capMs: 2, maxRetries: 1.5 },
     ];
-    for (const opts of bad) assert.throws(() => createBackoff(opts), { code: 'ERR_BACKOFF_OPTIONS' });
+    for (const opts of bad) assert.throws(() => createBackoff(opts), { code: 'SL_CLIENT_BACKOFF_OPTIONS' });
     assert.equal(createBackoff({ strategy: 'fixed', baseMs: 1, capMs: 1, maxRetries: Infinity }).next(), 1);
   });
 });

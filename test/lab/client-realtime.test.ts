@@ -138,7 +138,7 @@ describe('RealtimeClient fallback ladder', () => {
     const { client, seen } = makeClient({ baseUrl: front.url, room: 'sse-room' });
     try {
       assert.equal(await client.connect(), 'sse');
-      assert.deepEqual(seen.errors, [['ERR_WS_REFUSED', 'websocket']]);
+      assert.deepEqual(seen.errors, [['SL_CLIENT_WS_REFUSED', 'websocket']]);
       await backend.publish('sse-room', 'from-backend');
       await client.send('from-client'); // POST /publish through the front
       await until(() => seen.messages.length === 2, 'two broadcasts');
@@ -161,7 +161,7 @@ describe('RealtimeClient fallback ladder', () => {
       assert.equal(await client.connect(), 'sse');
       const elapsed = performance.now() - started;
       assert.ok(elapsed >= 290 && elapsed < 3000, `waited the WebSocket connect timeout, took ${elapsed} ms`);
-      assert.deepEqual(seen.errors, [['ERR_CONNECT_TIMEOUT', 'websocket']]);
+      assert.deepEqual(seen.errors, [['SL_CLIENT_CONNECT_TIMEOUT', 'websocket']]);
     } finally {
       client.close();
       await front.close();
@@ -177,8 +177,8 @@ describe('RealtimeClient fallback ladder', () => {
       const elapsed = performance.now() - started;
       assert.ok(elapsed >= 290 && elapsed < 3000, `waited the SSE connect timeout, took ${elapsed} ms`);
       assert.deepEqual(seen.errors, [
-        ['ERR_WS_REFUSED', 'websocket'],
-        ['ERR_CONNECT_TIMEOUT', 'sse'],
+        ['SL_CLIENT_WS_REFUSED', 'websocket'],
+        ['SL_CLIENT_CONNECT_TIMEOUT', 'sse'],
       ]);
       await new Promise((r) => setTimeout(r, 50)); // let the first waiting poll reach the backend
       await backend.publish('poll-room', { n: 1 });
@@ -237,13 +237,13 @@ describe('RealtimeClient fallback ladder', () => {
       baseUrl: `http://127.0.0.1:${port}`,
       backoff: { strategy: 'fixed', baseMs: 10, capMs: 10, maxRetries: 2 },
     });
-    await assert.rejects(client.connect(), { code: 'ERR_GAVE_UP' });
+    await assert.rejects(client.connect(), { code: 'SL_CLIENT_GAVE_UP' });
     const round = [
-      ['ERR_WS_REFUSED', 'websocket'],
-      ['ERR_NETWORK', 'sse'],
-      ['ERR_NETWORK', 'longpoll'],
+      ['SL_CLIENT_WS_REFUSED', 'websocket'],
+      ['SL_CLIENT_NETWORK', 'sse'],
+      ['SL_CLIENT_NETWORK', 'longpoll'],
     ];
-    assert.deepEqual(seen.errors, [...round, ...round, ...round, ['ERR_GAVE_UP', undefined]]);
+    assert.deepEqual(seen.errors, [...round, ...round, ...round, ['SL_CLIENT_GAVE_UP', undefined]]);
     assert.equal(client.state, 'closed');
     assert.deepEqual(seen.states, [
       'connecting',

@@ -96,6 +96,6 @@ describe('prometheus', { timeout: 20_000 }, () => {
   });
 
   it('reports a bad expression as a coded error', async () => {
-    await assert.rejects(prom.query('up{'), { code: 'ERR_LAB_HTTP' });
+    await assert.rejects(prom.query('up{'), { code: 'SL_LAB_HTTP' });
   });
 });

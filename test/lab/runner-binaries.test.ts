@@ -37,7 +37,7 @@ describe('findBinary', () => {
 
   it('throws a coded error that says how to install', () => {
     assert.throws(() => findBinary('socketlens-no-such-program'), {
-      code: 'ERR_LAB_BINARY_NOT_FOUND',
+      code: 'SL_LAB_BINARY_NOT_FOUND',
       message: /^socketlens-no-such-program not found \(looked in .*\/usr\/sbin.*\)\. Install it with: /,
     });
     assert.equal(installHint('haproxy'), 'apt-get install haproxy');

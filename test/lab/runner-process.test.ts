@@ -83,7 +83,7 @@ describe('startProcess', { timeout: 20_000 }, () => {
         ready: { port },
       }),
       (err: Error & { code?: string; logTail?: string }) => {
-        assert.equal(err.code, 'ERR_LAB_PROCESS_EXITED');
+        assert.equal(err.code, 'SL_LAB_PROCESS_EXITED');
         assert.match(err.message, /^dies exited with code 3 before it was ready/);
         assert.match(err.logTail ?? '', /bind: Address already in use/);
         return true;
@@ -104,7 +104,7 @@ describe('startProcess', { timeout: 20_000 }, () => {
         readyTimeoutMs: 500,
       }),
       (err: Error & { code?: string; logTail?: string }) => {
-        assert.equal(err.code, 'ERR_LAB_READY_TIMEOUT');
+        assert.equal(err.code, 'SL_LAB_READY_TIMEOUT');
         pid = Number(/^(\d+)$/m.exec(err.logTail ?? '')?.[1]);
         return true;
       },

@@ -18,7 +18,7 @@ describe('renderTemplate', () => {
   it('throws a coded error naming every placeholder without a value', () => {
     assert.throws(() => renderTemplate('${A} ${B} ${C} ${B}', { A: 'x' }, 'edge.conf'), {
       name: 'LabError',
-      code: 'ERR_LAB_TEMPLATE_MISSING_VAR',
+      code: 'SL_LAB_TEMPLATE_MISSING_VAR',
       message: 'edge.conf: no value for ${B}, ${C}',
     });
   });

@@ -122,7 +122,7 @@ export function prepareRulesDir(source: string, dir: string): string {
   return dir;
 }
 
-/** Runs `promtool check config` on a rendered file; throws ERR_LAB_COMMAND_FAILED with its report. */
+/** Runs `promtool check config` on a rendered file; throws SL_LAB_COMMAND_FAILED with its report. */
 export async function checkPrometheusConfig(path: string): Promise<string> {
   const { stdout, stderr } = await runCommand(findBinary('promtool'), ['check', 'config', path]);
   return `${stdout}${stderr}`;
@@ -140,7 +140,7 @@ async function api<T>(url: string, init?: RequestInit): Promise<T> {
   const body = (await res.json().catch(() => undefined)) as ApiEnvelope<T> | undefined;
   if (!res.ok || body?.status !== 'success') {
     const why = body?.error ? `${body.errorType}: ${body.error}` : `HTTP ${res.status}`;
-    throw new LabError('ERR_LAB_HTTP', `prometheus ${url}: ${why}`);
+    throw new LabError('SL_LAB_HTTP', `prometheus ${url}: ${why}`);
   }
   return body.data;
 }
@@ -189,7 +189,7 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<Promethe
       if (data.resultType === 'vector') return data.result as VectorSample[];
       if (data.resultType === 'scalar') return [{ metric: {}, value: data.result as [number, string] }];
       throw new LabError(
-        'ERR_LAB_HTTP',
+        'SL_LAB_HTTP',
         `prometheus query ${expr}: unsupported result type ${data.resultType}`,
       );
     },
@@ -203,7 +203,7 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<Promethe
       const data = await api<{ resultType: string; result: unknown }>(`${url}/api/v1/query_range?${q}`);
       if (data.resultType === 'matrix') return data.result as MatrixSeries[];
       throw new LabError(
-        'ERR_LAB_HTTP',
+        'SL_LAB_HTTP',
         `prometheus query_range ${expr}: unsupported result type ${data.resultType}`,
       );
     },
@@ -217,7 +217,7 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<Promethe
     async reload() {
       const res = await fetch(`${url}/-/reload`, { method: 'POST', signal: AbortSignal.timeout(5000) });
       if (!res.ok)
-        throw new LabError('ERR_LAB_HTTP', `prometheus reload: HTTP ${res.status}: ${await res.text()}`);
+        throw new LabError('SL_LAB_HTTP', `prometheus reload: HTTP ${res.status}: ${await res.text()}`);
     },
     async stop() {
       await proc.stop();

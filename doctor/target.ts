@@ -2,7 +2,7 @@
  * The endpoint doctor probes, from the one positional argument. ws:// and http:// mean plain TCP,
  * wss:// and https:// mean TLS; either way the same origin also serves the SSE and long-poll paths.
  */
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../proxy/errors.js';
 
 export interface Target {
   /** The URL as given, normalised (e.g. wss://host/ws/). */

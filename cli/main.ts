@@ -3,7 +3,7 @@
  * names the problem, and exit code 2.
  */
 import { readFileSync } from 'node:fs';
-import { ConfigError } from './errors.js';
+import { ConfigError } from '../proxy/errors.js';
 
 interface Command {
   summary: string;

@@ -1,8 +1,8 @@
 /** `socketlens lab`: run the chaos drills against real components and write the report. */
-import { renderHelp } from '../config/help.js';
-import { parseArgs, resolveOptions } from '../config/load.js';
-import type { OptionSpec } from '../config/schema.js';
-import { ConfigError } from '../errors.js';
+import { renderHelp } from '../../proxy/config/help.js';
+import { parseArgs, resolveOptions } from '../../proxy/config/load.js';
+import type { OptionSpec } from '../../proxy/config/schema.js';
+import { ConfigError } from '../../proxy/errors.js';
 
 export const summary = 'Run the chaos drills (real nginx, HAProxy, Toxiproxy, Redis) and write a report.';
 

@@ -5,8 +5,8 @@
  */
 import type { Socket } from 'node:net';
 import { constants, inflateRawSync } from 'node:zlib';
-import { Opcode } from '../ws/frame-scanner.js';
-import { closeFrame, controlFrame, encodeFrame, pingFrame } from '../ws/frames.js';
+import { Opcode } from '../proxy/ws/frame-scanner.js';
+import { closeFrame, controlFrame, encodeFrame, pingFrame } from '../proxy/ws/frames.js';
 import { FrameReader } from './frame-reader.js';
 
 export type EndKind = 'close-frame' | 'fin' | 'rst' | 'error' | 'local';

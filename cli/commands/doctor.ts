@@ -1,9 +1,9 @@
 /** `socketlens doctor <url>`: probe a real-time endpoint end to end and say what to fix. */
-import { renderHelp } from '../config/help.js';
-import { parseArgs } from '../config/load.js';
-import { DOCTOR_OPTIONS, resolveDoctorOptions } from '../doctor/options.js';
-import { humanProgress, renderHeader, renderVerdict, silentProgress } from '../doctor/render.js';
-import { runDoctor } from '../doctor/run-doctor.js';
+import { renderHelp } from '../../proxy/config/help.js';
+import { parseArgs } from '../../proxy/config/load.js';
+import { DOCTOR_OPTIONS, resolveDoctorOptions } from '../../doctor/options.js';
+import { humanProgress, renderHeader, renderVerdict, silentProgress } from '../../doctor/render.js';
+import { runDoctor } from '../../doctor/run-doctor.js';
 
 export const summary =
   'Probe a WebSocket/SSE/long-poll endpoint (TLS, upgrade, idle cuts, buffering) and say what to fix.';

@@ -1,10 +1,10 @@
 /** `socketlens proxy`: run the sidecar in front of a backend until SIGTERM or SIGINT. */
-import { renderHelp } from '../config/help.js';
-import { parseArgs } from '../config/load.js';
-import { resolveSidecarConfig, SIDECAR_OPTIONS } from '../config/sidecar-options.js';
-import { buildChecks } from '../policy/checks.js';
-import { startSidecar } from '../sidecar.js';
-import { setupTracingFromEnv } from '../telemetry/tracing.js';
+import { renderHelp } from '../../proxy/config/help.js';
+import { parseArgs } from '../../proxy/config/load.js';
+import { resolveSidecarConfig, SIDECAR_OPTIONS } from '../../proxy/config/sidecar-options.js';
+import { buildChecks } from '../../proxy/policy/checks.js';
+import { startSidecar } from '../../proxy/sidecar.js';
+import { setupTracingFromEnv } from '../../proxy/telemetry/tracing.js';
 
 export const summary =
   'Run the sidecar proxy in front of a backend and record what its real-time connections do.';

@@ -1,7 +1,7 @@
 /** The options of `socketlens doctor`, declared once for flags, validation and --help. */
-import { type ParsedArgs, resolveOptions } from '../config/load.js';
-import type { OptionSpec } from '../config/schema.js';
-import { ConfigError } from '../errors.js';
+import { type ParsedArgs, resolveOptions } from '../proxy/config/load.js';
+import type { OptionSpec } from '../proxy/config/schema.js';
+import { ConfigError } from '../proxy/errors.js';
 import { parseTarget, resolveSidePath, type Target } from './target.js';
 
 const G_OUT = 'Output';

@@ -2,7 +2,7 @@
  * Coded errors of `socketlens doctor`. A probe that fails turns its error into a ✗ check, so the
  * code (not the message) is what the report and the verdict branch on.
  */
-import { SocketlensError } from '../errors.js';
+import { SocketlensError } from '../proxy/errors.js';
 
 export type DoctorErrorCode =
   /** The host name did not resolve (in time). */
