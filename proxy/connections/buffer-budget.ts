@@ -3,15 +3,19 @@
  * changes of its queue; while the total is over the bound, pipes that write are paused, and they
  * are released together once the total falls below 90% of it.
  */
-import type { Pipe } from '../ws/pipe.js';
+/** What the budget needs of a pipe: a pause flag it may set, and a way to lift it. */
+export interface BudgetMember {
+  externalPause: boolean;
+  release(): void;
+}
 
 export class BufferBudget {
   total = 0;
-  private readonly paused = new Set<Pipe>();
+  private readonly paused = new Set<BudgetMember>();
 
   constructor(private readonly limit: number) {}
 
-  change(pipe: Pipe, delta: number): void {
+  change(pipe: BudgetMember, delta: number): void {
     this.total += delta;
     if (this.total > this.limit) {
       if (!pipe.externalPause) {
@@ -24,7 +28,7 @@ export class BufferBudget {
     }
   }
 
-  forget(pipe: Pipe): void {
+  forget(pipe: BudgetMember): void {
     this.paused.delete(pipe);
   }
 }
