@@ -14,7 +14,7 @@ const G_HTTP = 'SSE and long-poll';
  * Every option is flag-only (noEnv): doctor is a one-shot probe, and the proxy's SOCKETLENS_*
  * variables, SOCKETLENS_CONFIG included, describe a different command and must not leak in.
  */
-export const DOCTOR_OPTIONS: readonly OptionSpec[] = [
+export const DOCTOR_OPTIONS = [
   {
     flag: 'json',
     kind: 'bool',
@@ -120,7 +120,7 @@ export const DOCTOR_OPTIONS: readonly OptionSpec[] = [
     default: '/poll',
     help: 'Long-poll path on the same origin ("none" skips).',
   },
-];
+] as const satisfies readonly OptionSpec[];
 
 export interface DoctorOptions {
   readonly target: Target;
@@ -154,30 +154,30 @@ export function resolveDoctorOptions(args: ParsedArgs): DoctorOptions {
   const target = parseTarget(args.positionals[0]);
   // No env: see DOCTOR_OPTIONS. Also keeps SOCKETLENS_CONFIG from being read.
   const o = resolveOptions(DOCTOR_OPTIONS, args, {});
-  const protocols = o.protocol as string[];
+  const protocols = o.protocol;
   for (const p of protocols) {
     if (!TOKEN.test(p)) throw new ConfigError('--protocol', `"${p}" is not a valid subprotocol token`);
   }
-  const extensions = o.extensions as string;
+  const extensions = o.extensions;
   if (/[\r\n]/.test(extensions)) throw new ConfigError('--extensions', 'must be one header line');
-  const origin = (o.origin as string | null) ?? target.origin;
+  const origin = o.origin ?? target.origin;
   if (/[\r\n]/.test(origin)) throw new ConfigError('--origin', 'must be one header line');
   return {
     target,
-    json: o.json as boolean,
-    timeoutMs: o.timeout as number,
-    insecure: o.insecure as boolean,
+    json: o.json,
+    timeoutMs: o.timeout,
+    insecure: o.insecure,
     origin,
     protocols,
     extensions,
-    message: o.message as string,
-    idleProbeMs: o.idleProbe as number,
-    pingIntervalMs: o.pingInterval as number,
-    heartbeatMs: o.heartbeat as number,
-    ssePath: resolveSidePath(target, 'sse-path', o.ssePath as string),
+    message: o.message,
+    idleProbeMs: o.idleProbe,
+    pingIntervalMs: o.pingInterval,
+    heartbeatMs: o.heartbeat,
+    ssePath: resolveSidePath(target, 'sse-path', o.ssePath),
     ssePathGiven: args.flags.has('sse-path'),
-    sseWindowMs: o.sseWindow as number,
-    pollPath: resolveSidePath(target, 'poll-path', o.pollPath as string),
+    sseWindowMs: o.sseWindow,
+    pollPath: resolveSidePath(target, 'poll-path', o.pollPath),
     pollPathGiven: args.flags.has('poll-path'),
   };
 }

@@ -6,7 +6,7 @@ import { ConfigError } from '../../proxy/errors.js';
 
 export const summary = 'Run the chaos drills (real nginx, HAProxy, Toxiproxy, Redis) and write a report.';
 
-export const LAB_OPTIONS: readonly OptionSpec[] = [
+export const LAB_OPTIONS = [
   {
     flag: 'drill',
     kind: 'list',
@@ -44,7 +44,7 @@ export const LAB_OPTIONS: readonly OptionSpec[] = [
     default: false,
     help: 'Native: also run Prometheus with the alert rules, scraping every sidecar, and report the alerts each drill raised (slower: each sidecar waits for its first scrape).',
   },
-];
+] as const satisfies readonly OptionSpec[];
 
 export const help = async () => {
   const { DRILLS } = await import('../../lab/drills/index.js');
@@ -71,13 +71,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
     process.stderr.write(`socketlens lab: unexpected argument "${args.positionals[0]}" (see --help)\n`);
     return 2;
   }
-  const o = resolveOptions(LAB_OPTIONS, args, env) as {
-    drill: string[] | null;
-    runs: number;
-    report: string;
-    env: 'native' | 'compose';
-    prometheus: boolean;
-  };
+  const o = resolveOptions(LAB_OPTIONS, args, env);
   const { runLab, selectDrills } = await import('../../lab/lab.js');
   try {
     selectDrills(o.drill ?? undefined);

@@ -5,7 +5,15 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors.js';
-import { camel, coerce, envName, type OptionSpec, type OptionValue, sourceName } from './schema.js';
+import {
+  type ConfigOf,
+  camel,
+  coerce,
+  envName,
+  type OptionSpec,
+  type OptionValue,
+  sourceName,
+} from './schema.js';
 
 export const ENV_PREFIX = 'SOCKETLENS';
 
@@ -96,12 +104,12 @@ function readConfigFile(path: string): Record<string, unknown> {
  * Resolves every option to a typed value keyed by its camelCase name.
  * Throws ConfigError (one field, one problem) on any bad input.
  */
-export function resolveOptions(
-  specs: readonly OptionSpec[],
+export function resolveOptions<const L extends readonly OptionSpec[]>(
+  specs: L,
   args: ParsedArgs,
   env: NodeJS.ProcessEnv,
   envPrefix = ENV_PREFIX,
-): Record<string, OptionValue> {
+): ConfigOf<L> {
   const configPath = args.flags.get('config')?.at(-1) ?? env[`${envPrefix}_CONFIG`];
   const file = configPath ? readConfigFile(configPath) : {};
   const byKey = new Map<string, OptionSpec>();
@@ -147,5 +155,7 @@ export function resolveOptions(
     }
     out[camel(spec.flag)] = value;
   }
-  return out;
+  // The loop above gives each spec the value its kind, default and choices describe: that is
+  // ConfigOf<L> by construction, which the compiler cannot follow through a loop.
+  return out as ConfigOf<L>;
 }

@@ -46,6 +46,46 @@ export interface Address {
 
 export type OptionValue = string | number | boolean | string[] | URL | Address | null;
 
+/** `heartbeat-interval` -> `heartbeatInterval`, at the type level (mirrors camel()). */
+type Camel<S extends string> = S extends `${infer H}-${infer T}` ? `${H}${Capitalize<Camel<T>>}` : S;
+
+/** The value type of one kind, before nullability. */
+interface KindValue {
+  string: string;
+  url: URL;
+  address: Address;
+  duration: number;
+  bytes: number;
+  int: number;
+  number: number;
+  bool: boolean;
+  list: string[];
+}
+
+/** A string option with choices resolves to the union of those choices. */
+type ValueOf<S extends OptionSpec> = S extends { kind: 'string'; choices: readonly (infer C)[] }
+  ? C
+  : KindValue[S['kind']];
+
+/** null when the option may be absent (no default, not required) or may be "off". */
+type Nullable<S extends OptionSpec> = S extends { required: true }
+  ? never
+  : S extends { allowOff: true }
+    ? null
+    : S extends { default: unknown }
+      ? never
+      : null;
+
+/**
+ * The typed configuration that resolveOptions() returns for a list of specs, derived from the
+ * list itself. Declare the list `as const satisfies readonly OptionSpec[]` so that each flag,
+ * kind, default and choice is known to the compiler; then no command writes its config type by
+ * hand, and adding an option is one declaration.
+ */
+export type ConfigOf<L extends readonly OptionSpec[]> = {
+  -readonly [S in L[number] as Camel<S['flag']>]: ValueOf<S> | Nullable<S>;
+};
+
 export function camel(flag: string): string {
   return flag.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }

@@ -2,7 +2,7 @@
 import { ConfigError } from '../errors.js';
 import type { ParsedArgs } from './load.js';
 import { resolveOptions } from './load.js';
-import type { Address, OptionSpec } from './schema.js';
+import type { ConfigOf, OptionSpec } from './schema.js';
 
 export const DEFAULT_REDACTED_PARAMS = [
   'token',
@@ -29,7 +29,7 @@ const G_SLOW = 'Slow consumers';
 const G_CHECK = 'Checks before the 101';
 const G_LIFE = 'Connection lifetime';
 
-export const SIDECAR_OPTIONS: readonly OptionSpec[] = [
+export const SIDECAR_OPTIONS = [
   { flag: 'config', kind: 'string', group: G_CORE, help: 'Read options from a JSON or YAML file.' },
   {
     flag: 'listen',
@@ -293,52 +293,14 @@ export const SIDECAR_OPTIONS: readonly OptionSpec[] = [
     max: 1,
     help: 'Spread of --max-connection-age, as a fraction: each connection gets age × (1 − rand × jitter).',
   },
-];
+] as const satisfies readonly OptionSpec[];
 
-export interface SidecarConfig {
-  config: string | null;
-  listen: Address;
-  target: URL;
-  admin: Address | null;
-  clientIdHeader: string;
-  clientIdQuery: string;
-  redactParams: string[];
-  log: 'json' | 'off';
-  longpollPaths: string[];
-  handshakeTimeout: number;
-  requestTimeout: number;
-  drainTimeout: number;
-  pongTimeout: number;
-  heartbeatInterval: number;
-  heartbeatMisses: number;
-  heartbeatUpstream: boolean;
-  heartbeatCloseCode: number;
-  slowConsumer: boolean;
-  maxBufferBytes: number;
-  slowConsumerGrace: number;
-  maxTotalBufferBytes: number;
-  allowOrigin: string[] | null;
-  forwardAuthUrl: URL | null;
-  forwardAuthTimeout: number;
-  forwardAuthCacheTtl: number;
-  jwtJwksUrl: URL | null;
-  jwtKey: string | null;
-  jwtIssuer: string | null;
-  jwtAudience: string | null;
-  jwtTokenFrom: string[];
-  jwtPrincipalClaim: string;
-  maxConnections: number;
-  maxConnectionsPerIp: number;
-  upgradeRate: number;
-  upgradeBurst: number;
-  rateLimitStatus: number;
-  maxConnectionAge: number;
-  maxConnectionAgeJitter: number;
-}
+/** The sidecar's configuration, as SIDECAR_OPTIONS declares it. */
+export type SidecarConfig = ConfigOf<typeof SIDECAR_OPTIONS>;
 
 /** Resolves and cross-checks the sidecar's configuration. */
 export function resolveSidecarConfig(args: ParsedArgs, env: NodeJS.ProcessEnv): SidecarConfig {
-  const c = resolveOptions(SIDECAR_OPTIONS, args, env) as unknown as SidecarConfig;
+  const c: SidecarConfig = resolveOptions(SIDECAR_OPTIONS, args, env);
   if (c.rateLimitStatus !== 429 && c.rateLimitStatus !== 503)
     throw new ConfigError('--rate-limit-status', `must be 429 or 503, got ${c.rateLimitStatus}`);
   if (c.jwtJwksUrl && c.jwtKey)

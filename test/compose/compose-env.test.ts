@@ -16,6 +16,7 @@ import {
 } from '../../lab/env/compose.js';
 import { findBinary } from '../../lab/runner/binaries.js';
 import { SIDECAR_OPTIONS } from '../../proxy/config/sidecar-options.js';
+import type { OptionSpec } from '../../proxy/config/schema.js';
 import {
   COMPOSE_FILE,
   type ComposeConfig,
@@ -140,9 +141,9 @@ describe('lab/env/compose.ts against docker-compose.yml', () => {
     const { config } = await composeConfig();
     // Every option a drill may override (all but target/listen/admin/config) has its variable.
     const all = Object.fromEntries(
-      SIDECAR_OPTIONS.filter(
-        (o) => !o.noEnv && !['target', 'listen', 'admin', 'config'].includes(o.flag),
-      ).map((o) => [o.flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()), 1]),
+      (SIDECAR_OPTIONS as readonly OptionSpec[])
+        .filter((o) => !o.noEnv && !['target', 'listen', 'admin', 'config'].includes(o.flag))
+        .map((o) => [o.flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()), 1]),
     );
     for (const name of Object.keys(sidecarOverrideEnv(all))) {
       for (const s of COMPOSE_SERVICES.sidecars) {

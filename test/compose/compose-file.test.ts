@@ -8,6 +8,7 @@ import { findBinary } from '../../lab/runner/binaries.js';
 import { parseArgs } from '../../proxy/config/load.js';
 import { envName } from '../../proxy/config/schema.js';
 import { resolveSidecarConfig, SIDECAR_OPTIONS } from '../../proxy/config/sidecar-options.js';
+import type { OptionSpec } from '../../proxy/config/schema.js';
 import { configPath } from '../../lab/runner/paths.js';
 import { templatePlaceholders } from '../../lab/runner/template.js';
 import {
@@ -230,7 +231,8 @@ describe('docker-compose.yml', () => {
 
   it('passes every other sidecar option through from the shell, empty (= default) when unset', async () => {
     const fixed = ['SOCKETLENS_ADMIN', 'SOCKETLENS_LISTEN', 'SOCKETLENS_TARGET'];
-    const settable = SIDECAR_OPTIONS.filter((o) => !o.noEnv && o.flag !== 'config')
+    const settable = (SIDECAR_OPTIONS as readonly OptionSpec[])
+      .filter((o) => !o.noEnv && o.flag !== 'config')
       .map((o) => envName('SOCKETLENS', o.flag))
       .filter((n) => !fixed.includes(n))
       .sort();

@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { SIDECAR_OPTIONS } from '../../proxy/config/sidecar-options.js';
+import type { OptionSpec } from '../../proxy/config/schema.js';
 import { envName } from '../../proxy/config/schema.js';
 import { COMPOSE_FILE, composeConfig, ROOT } from './helpers.js';
 
@@ -13,7 +14,9 @@ const DOCS = ['deploy/README.md', 'deploy/docker-run.md', 'deploy/kubernetes/sid
 describe('deploy docs', () => {
   it('mention only SOCKETLENS_* variables that the sidecar or the compose file knows', async () => {
     const sidecarVars = new Set(
-      SIDECAR_OPTIONS.filter((o) => !o.noEnv).map((o) => envName('SOCKETLENS', o.flag)),
+      (SIDECAR_OPTIONS as readonly OptionSpec[])
+        .filter((o) => !o.noEnv)
+        .map((o) => envName('SOCKETLENS', o.flag)),
     );
     const { config } = await composeConfig();
     const composeVars = new Set([
