@@ -18,7 +18,8 @@ export const help = () =>
       'Every option can also be set by its environment variable or in the --config file',
       '(keys in camelCase or kebab-case). Precedence: flag > environment > file > default.',
       'Durations: 500ms, 2s, 1m, 1h or plain milliseconds. Sizes: 65536, 64KiB, 1MiB.',
-      'Tracing: set OTEL_EXPORTER_OTLP_ENDPOINT to export one span per connection over OTLP/HTTP.',
+      'Tracing: set OTEL_EXPORTER_OTLP_ENDPOINT (and OTEL_SERVICE_NAME) to export one span per connection',
+      'over OTLP/HTTP; README "Traces" lists every OTEL_* variable read.',
     ].join('\n'),
   );
 

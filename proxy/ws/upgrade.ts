@@ -17,7 +17,12 @@ import { rawHead, writeRawError } from '../http/raw-response.js';
 import { type CloseInitiator, type HandshakeFailureReason, statusClass } from '../metrics/definitions.js';
 import { resolveClientId } from '../telemetry/client-id.js';
 import { redactTarget } from '../telemetry/redact.js';
-import { endConnectionSpan, injectTraceHeaders, startConnectionSpan } from '../telemetry/tracing.js';
+import {
+  endConnectionSpan,
+  injectTraceHeaders,
+  setHandshakeStatus,
+  startConnectionSpan,
+} from '../telemetry/tracing.js';
 import { WsConnection } from './connection.js';
 
 const noop = () => {};
@@ -103,7 +108,7 @@ async function handleUpgrade(
   }
   clientId ??= resolveClientId(req, config.clientIdHeader, config.clientIdQuery);
 
-  const span = startConnectionSpan('websocket', path, peer, clientId);
+  const span = startConnectionSpan({ transport: 'websocket', req, socket, path, clientId });
   const extra: Record<string, string> = { [config.clientIdHeader]: clientId };
   injectTraceHeaders(span, extra);
   const target = config.target;
@@ -133,6 +138,7 @@ async function handleUpgrade(
     release?.();
     fail(reason, status, detail, cls);
     span.addEvent('handshake_failed', { reason, status });
+    setHandshakeStatus(span, status, reason);
     endConnectionSpan(span, {
       code: null,
       initiator,
@@ -193,6 +199,7 @@ async function handleUpgrade(
     metrics.handshakeDuration.observe(handshakeMs);
     metrics.connectionsOpened.inc();
     span.addEvent('handshake', { 'socketlens.handshake_ms': handshakeMs });
+    setHandshakeStatus(span, res.statusCode ?? 101);
     const ext = res.headers['sec-websocket-extensions'];
     const conn = new WsConnection(ctx, socket, upSocket, {
       id: ctx.nextId(),

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { SIDECAR_OPTIONS } from '../../proxy/config/sidecar-options.js';
 import { HANDSHAKE_FAILURE_REASONS, METRICS } from '../../proxy/metrics/definitions.js';
+import { SPAN_ATTRIBUTES } from '../../proxy/telemetry/tracing.js';
 
 const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
 
@@ -22,5 +23,13 @@ describe('README stays true to the contract', () => {
   it('names every handshake failure reason', () => {
     const missing = HANDSHAKE_FAILURE_REASONS.filter((r) => !readme.includes(`\`${r}\``));
     assert.deepEqual(missing, []);
+  });
+
+  it('lists every span attribute under Traces', () => {
+    const section = readme.slice(readme.indexOf('### Traces'), readme.indexOf('### Admin server'));
+    assert.deepEqual(
+      SPAN_ATTRIBUTES.filter((a) => !section.includes(`\`${a}\``)),
+      [],
+    );
   });
 });
