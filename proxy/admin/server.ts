@@ -3,6 +3,7 @@
  * accepts TCP connections), /connections (JSON of the live connections), and the live page.
  * It binds 127.0.0.1 unless told otherwise.
  */
+import { OPENMETRICS_CONTENT_TYPE, wantsOpenMetrics } from '../metrics/openmetrics.js';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net from 'node:net';
 import type { SidecarContext } from '../context.js';
@@ -71,7 +72,9 @@ export function createAdminServer(
           live.handle(req, res);
           return;
         case '/metrics':
-          send(res, 200, ctx.metrics.registry.contentType, await ctx.metrics.exposition());
+          if (wantsOpenMetrics(req.headers.accept))
+            send(res, 200, OPENMETRICS_CONTENT_TYPE, await ctx.metrics.openMetricsExposition());
+          else send(res, 200, ctx.metrics.registry.contentType, await ctx.metrics.exposition());
           return;
         case '/healthz':
           send(res, 200, 'text/plain', 'ok\n');

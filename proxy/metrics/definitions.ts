@@ -17,6 +17,11 @@ export interface MetricDefinition {
   readonly buckets?: readonly number[];
   /** Which failure mode of the operations guide this metric reveals, if any. */
   readonly reveals?: FailureMode;
+  /**
+   * Histograms: each bucket keeps the trace id (`trace_id`) of its latest observation as an
+   * OpenMetrics exemplar, served when the scraper asks for OpenMetrics.
+   */
+  readonly exemplars?: boolean;
 }
 
 /** The failure modes of the operations guide, by short id. */
@@ -81,6 +86,7 @@ export const METRICS = {
     labels: [],
     buckets: HANDSHAKE_MS_BUCKETS,
     reveals: 'reconnect_storm',
+    exemplars: true,
   },
   handshakeFailures: {
     name: 'ws_handshake_failures_total',
@@ -153,6 +159,7 @@ export const METRICS = {
     labels: [],
     buckets: DURATION_S_BUCKETS,
     reveals: 'idle_timeout',
+    exemplars: true,
   },
   heartbeatMisses: {
     name: 'ws_heartbeat_misses_total',
@@ -192,6 +199,7 @@ export const METRICS = {
     labels: [],
     buckets: DURATION_S_BUCKETS,
     reveals: 'idle_timeout',
+    exemplars: true,
   },
   longpollActive: {
     name: 'longpoll_requests_active',

@@ -16,6 +16,7 @@ import {
   type MetricDefinition,
   type Transport,
 } from './definitions.js';
+import { openMetricsText } from './openmetrics.js';
 
 /** Hot-path counters: plain fields, updated per chunk, exported at scrape time. */
 export class Tally {
@@ -38,6 +39,8 @@ export interface LiveView {
   sendBuffer(): { max: number; sum: number };
 }
 
+const NO_LABELS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
 type AnyMetric = client.Counter<string> | client.Gauge<string> | client.Histogram<string>;
 
 /** A counter that mirrors a tally field: on scrape it adds what the field gained since the last scrape. */
@@ -58,7 +61,14 @@ function mirror(
 }
 
 export class SidecarMetrics {
-  readonly registry = new client.Registry();
+  /**
+   * Built as an OpenMetrics registry, because prom-client only lets histograms keep exemplars in
+   * one, then switched to the Prometheus text format for registry.metrics(); the OpenMetrics
+   * text is rendered by openmetrics.ts (see there why).
+   */
+  readonly registry = new (client.Registry as new (type: string) => client.Registry)(
+    client.openMetricsContentType,
+  );
   readonly tally = new Tally();
 
   readonly handshakeDuration: client.Histogram<string>;
@@ -89,6 +99,7 @@ export class SidecarMetrics {
         labelNames: [...d.labels],
         buckets: [...(d.buckets ?? [])],
         registers: [r],
+        enableExemplars: d.exemplars === true,
       });
     const scrapeGauge = (d: MetricDefinition, fill: (g: client.Gauge<string>) => void) =>
       new client.Gauge({
@@ -161,6 +172,7 @@ export class SidecarMetrics {
 
     this.zeroKnownSeries();
     if (opts.defaultMetrics !== false) client.collectDefaultMetrics({ register: r });
+    r.setContentType(client.prometheusContentType);
   }
 
   /**
@@ -182,13 +194,37 @@ export class SidecarMetrics {
       this.clientErrors.labels(reason).inc(0);
   }
 
+  /**
+   * A WebSocket handshake took `ms`; `traceId` (the connection's span, when traced) becomes the
+   * exemplar of its bucket.
+   */
+  observeHandshake(ms: number, traceId: string | null): void {
+    this.handshakeDuration.observe({
+      value: ms,
+      exemplarLabels: traceId ? { trace_id: traceId } : NO_LABELS,
+    });
+  }
+
+  /** A WebSocket connection lived `seconds`; `traceId` as for observeHandshake. */
+  observeConnectionDuration(seconds: number, traceId: string | null): void {
+    this.connectionDuration.observe({
+      value: seconds,
+      exemplarLabels: traceId ? { trace_id: traceId } : NO_LABELS,
+    });
+  }
+
   attach(live: LiveView): void {
     this.live = live;
   }
 
-  /** The text exposition, as served at /metrics. */
+  /** The Prometheus text exposition, as served at /metrics. */
   async exposition(): Promise<string> {
     return this.registry.metrics();
+  }
+
+  /** The OpenMetrics exposition (with exemplars), served at /metrics to scrapers that ask for it. */
+  async openMetricsExposition(): Promise<string> {
+    return openMetricsText(this.registry);
   }
 
   /**

@@ -10,7 +10,7 @@ import type { Span } from '@opentelemetry/api';
 import type { LiveConnection } from '../connections/live.js';
 import type { SidecarContext } from '../context.js';
 import { type CloseInitiator, closeCodeLabel } from '../metrics/definitions.js';
-import { endConnectionSpan } from '../telemetry/tracing.js';
+import { endConnectionSpan, recordedTraceId } from '../telemetry/tracing.js';
 import { closeFrame, pingFrame } from './frames.js';
 import { Pipe, type PipeOwner } from './pipe.js';
 
@@ -371,7 +371,7 @@ export class WsConnection implements LiveConnection, PipeOwner {
     const initiator = this.initiator ?? 'server';
     const durationMs = performance.now() - this.t0;
     metrics.closes.labels(closeCodeLabel(code), initiator).inc();
-    metrics.connectionDuration.observe(durationMs / 1000);
+    metrics.observeConnectionDuration(durationMs / 1000, recordedTraceId(this.span));
     const spanCtx = this.span.spanContext();
     log({
       ts: new Date().toISOString(),

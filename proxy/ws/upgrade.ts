@@ -20,6 +20,7 @@ import { redactTarget } from '../telemetry/redact.js';
 import {
   endConnectionSpan,
   injectTraceHeaders,
+  recordedTraceId,
   setHandshakeStatus,
   startConnectionSpan,
 } from '../telemetry/tracing.js';
@@ -196,7 +197,7 @@ async function handleUpgrade(
     }
     socket.write(rawHead(res.statusCode ?? 101, res.statusMessage, res.rawHeaders));
     const handshakeMs = performance.now() - t0;
-    metrics.handshakeDuration.observe(handshakeMs);
+    metrics.observeHandshake(handshakeMs, recordedTraceId(span));
     metrics.connectionsOpened.inc();
     span.addEvent('handshake', { 'socketlens.handshake_ms': handshakeMs });
     setHandshakeStatus(span, res.statusCode ?? 101);

@@ -8,8 +8,8 @@ describe('reading /metrics text back', () => {
     const m = new SidecarMetrics({ defaultMetrics: false });
     m.closes.labels('1000', 'client').inc(2);
     m.closes.labels('1006', 'server').inc(3);
-    m.handshakeDuration.observe(3);
-    m.handshakeDuration.observe(1500);
+    m.observeHandshake(3, null);
+    m.observeHandshake(1500, null);
     const text = await m.exposition();
     assert.equal(sumSamples(text, 'ws_close_total'), 5);
     assert.equal(sumSamples(text, 'ws_close_total', { code: '1006' }), 3);

@@ -34,8 +34,24 @@ export interface PrometheusOptions extends WorkDirOptions {
   rulesDir?: string;
   /** A file_sd JSON file (`[{"targets": [...], "labels": {...}}]`) scraped as job socketlens-file-sd. */
   fileSd?: string;
+  /** More static jobs, each with its own job label (e.g. two services' sidecars). */
+  jobs?: readonly ScrapeJob[];
+  /** Feature flags, e.g. ['exemplar-storage'] (--enable-feature). */
+  features?: readonly string[];
   port?: number;
   host?: string;
+}
+
+export interface ScrapeJob {
+  readonly name: string;
+  /** host:port scrape targets serving /metrics. */
+  readonly targets: readonly string[];
+}
+
+/** One exemplar series from /api/v1/query_exemplars. */
+export interface ExemplarSeries {
+  seriesLabels: Record<string, string>;
+  exemplars: Array<{ labels: Record<string, string>; value: string; timestamp: number }>;
 }
 
 /** One sample of an instant vector: labels, and [unix seconds, value as a string]. */
@@ -78,6 +94,8 @@ export interface PrometheusServer {
   query(expr: string): Promise<VectorSample[]>;
   /** Range query over [start, end] (unix seconds); returns the series of the matrix result. */
   queryRange(expr: string, start: number, end: number, stepSeconds: number): Promise<MatrixSeries[]>;
+  /** Exemplars of the series `expr` selects over [start, end] (unix seconds); needs features: ['exemplar-storage']. */
+  exemplars(expr: string, start: number, end: number): Promise<ExemplarSeries[]>;
   /** Active (pending or firing) alerts, from GET /api/v1/alerts. */
   alerts(): Promise<PrometheusAlert[]>;
   /** Active scrape targets, from GET /api/v1/targets?state=active. */
@@ -92,14 +110,22 @@ export function renderPrometheusConfig(
   targets: readonly string[],
   rulesDir: string,
   fileSd?: string,
+  jobs: readonly ScrapeJob[] = [],
 ): string {
-  const text = renderTemplateFile(configPath('prometheus', 'prometheus.yml.template'), {
+  let text = renderTemplateFile(configPath('prometheus', 'prometheus.yml.template'), {
     // JSON is a YAML flow sequence, quoting included.
     SIDECAR_TARGETS: JSON.stringify(targets),
     RULES_DIR: rulesDir,
   });
-  if (fileSd === undefined) return text;
   // scrape_configs is the template's last section, so a job appended at the end joins it.
+  for (const job of jobs)
+    text = `${text.trimEnd()}
+  - job_name: ${JSON.stringify(job.name)}
+    metrics_path: /metrics
+    static_configs:
+      - targets: ${JSON.stringify(job.targets)}
+`;
+  if (fileSd === undefined) return text;
   return `${text.trimEnd()}
   - job_name: socketlens-file-sd
     metrics_path: /metrics
@@ -152,7 +178,7 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<Promethe
   const cfg = join(work.path, 'prometheus.yml');
   const rulesDir =
     opts.rulesDir ?? prepareRulesDir(join(repoRoot(), 'dashboards', 'alerts'), join(work.path, 'rules'));
-  writeFileSync(cfg, renderPrometheusConfig(opts.targets, rulesDir, opts.fileSd));
+  writeFileSync(cfg, renderPrometheusConfig(opts.targets, rulesDir, opts.fileSd, opts.jobs));
   let port = 0;
 
   const proc = await retryOnPortClash(async () => {
@@ -167,6 +193,7 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<Promethe
         `--web.listen-address=${host}:${port}`,
         '--web.enable-lifecycle',
         '--storage.tsdb.retention.time=1d',
+        ...(opts.features ?? []).map((f) => `--enable-feature=${f}`),
       ],
       workDir: work.path,
       // /-/ready turns 200 only after the TSDB is open and the config is loaded.
@@ -206,6 +233,10 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<Promethe
         'SL_LAB_HTTP',
         `prometheus query_range ${expr}: unsupported result type ${data.resultType}`,
       );
+    },
+    async exemplars(expr, start, end) {
+      const q = new URLSearchParams({ query: expr, start: String(start), end: String(end) });
+      return (await api<ExemplarSeries[] | null>(`${url}/api/v1/query_exemplars?${q}`)) ?? [];
     },
     async alerts() {
       return (await api<{ alerts: PrometheusAlert[] }>(`${url}/api/v1/alerts`)).alerts;
