@@ -1,16 +1,18 @@
 /**
- * The `socketlens` command line: a subcommand per job. Bad input is one line on stderr that
- * names the problem, and exit code 2.
+ * The `socketlens` command line: a subcommand per job, each loaded only when it runs. Bad input is
+ * one line on stderr that names the problem, and exit code 2.
  */
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../proxy/errors.js';
+import { missingModule } from './missing-module.js';
+import { SUMMARIES } from './summaries.js';
 
 interface Command {
-  summary: string;
   run(argv: string[], env: NodeJS.ProcessEnv): Promise<number>;
 }
 
-const COMMANDS: Record<string, () => Promise<Command>> = {
+/** Each command is loaded only when it runs: an installation without the lab still lists it. */
+const COMMANDS: Record<keyof typeof SUMMARIES, () => Promise<Command>> = {
   proxy: () => import('./commands/proxy.js'),
   lab: () => import('./commands/lab.js'),
   doctor: () => import('./commands/doctor.js'),
@@ -23,12 +25,9 @@ function version(): string {
   return pkg.version;
 }
 
-async function usage(): Promise<string> {
+function usage(): string {
   const lines = ['Usage: socketlens <command> [options]', '', 'Commands:'];
-  for (const [name, load] of Object.entries(COMMANDS)) {
-    const cmd = await load();
-    lines.push(`  ${name.padEnd(8)} ${cmd.summary}`);
-  }
+  for (const [name, summary] of Object.entries(SUMMARIES)) lines.push(`  ${name.padEnd(8)} ${summary}`);
   lines.push('', 'Run `socketlens <command> --help` for the options of a command.', '');
   return lines.join('\n');
 }
@@ -36,14 +35,14 @@ async function usage(): Promise<string> {
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(await usage());
+    process.stdout.write(usage());
     return name === undefined ? 2 : 0;
   }
   if (name === '--version' || name === '-v') {
     process.stdout.write(`${version()}\n`);
     return 0;
   }
-  const load = COMMANDS[name];
+  const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name as keyof typeof COMMANDS] : undefined;
   if (!load) {
     process.stderr.write(
       `socketlens: unknown command "${name}" (commands: ${Object.keys(COMMANDS).join(', ')})\n`,
@@ -62,6 +61,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     if (e.code === 'EADDRINUSE' || e.code === 'EACCES' || e.code === 'EADDRNOTAVAIL') {
       process.stderr.write(`socketlens ${name}: cannot listen: ${e.message}\n`);
       return 2;
+    }
+    const missing = missingModule(err);
+    if (missing !== null) {
+      process.stderr.write(`socketlens ${name}: ${missing}\n`);
+      return 1;
     }
     throw err;
   }

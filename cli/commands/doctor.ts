@@ -1,12 +1,12 @@
 /** `socketlens doctor <url>`: probe a real-time endpoint end to end and say what to fix. */
+import { SUMMARIES } from '../summaries.js';
 import { renderHelp } from '../../proxy/config/help.js';
 import { parseArgs } from '../../proxy/config/load.js';
 import { DOCTOR_OPTIONS, resolveDoctorOptions } from '../../doctor/options.js';
 import { humanProgress, renderHeader, renderVerdict, silentProgress } from '../../doctor/render.js';
 import { runDoctor } from '../../doctor/run-doctor.js';
 
-export const summary =
-  'Probe a WebSocket/SSE/long-poll endpoint (TLS, upgrade, idle cuts, buffering) and say what to fix.';
+export const summary = SUMMARIES.doctor;
 
 export const help = () =>
   renderHelp(

@@ -1,10 +1,12 @@
 /** `socketlens lab`: run the chaos drills against real components and write the report. */
+import { COMPOSE_PACKAGES, installLine, LAB_PACKAGES, missingPackages } from '../optional-packages.js';
+import { SUMMARIES } from '../summaries.js';
 import { renderHelp } from '../../proxy/config/help.js';
 import { parseArgs, resolveOptions } from '../../proxy/config/load.js';
 import type { OptionSpec } from '../../proxy/config/schema.js';
 import { ConfigError } from '../../proxy/errors.js';
 
-export const summary = 'Run the chaos drills (real nginx, HAProxy, Toxiproxy, Redis) and write a report.';
+export const summary = SUMMARIES.lab;
 
 export const LAB_OPTIONS = [
   {
@@ -47,17 +49,16 @@ export const LAB_OPTIONS = [
 ] as const satisfies readonly OptionSpec[];
 
 export const help = async () => {
-  const { DRILLS } = await import('../../lab/drills/index.js');
+  const missing = missingPackages(LAB_PACKAGES);
+  const drills =
+    missing.length === 0
+      ? (await import('../../lab/drills/index.js')).DRILLS.map((d) => `  ${d.name.padEnd(22)} ${d.title}`)
+      : [`  (the lab ${installLine(missing)})`];
   return renderHelp(
     'socketlens lab [--drill NAME] [--runs N] [--report DIR] [--env native|compose] [--prometheus]',
     summary,
     LAB_OPTIONS,
-    [
-      'Drills:',
-      ...DRILLS.map((d) => `  ${d.name.padEnd(22)} ${d.title}`),
-      '',
-      'Exit code 0 only if every drill passed.',
-    ].join('\n'),
+    ['Drills:', ...drills, '', 'Exit code 0 only if every drill passed.'].join('\n'),
   );
 };
 
@@ -72,6 +73,13 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
     return 2;
   }
   const o = resolveOptions(LAB_OPTIONS, args, env);
+  const missing = missingPackages(
+    o.env === 'compose' ? [...LAB_PACKAGES, ...COMPOSE_PACKAGES] : LAB_PACKAGES,
+  );
+  if (missing.length > 0) {
+    process.stderr.write(`socketlens lab: ${installLine(missing)}\n`);
+    return 1;
+  }
   const { runLab, selectDrills } = await import('../../lab/lab.js');
   try {
     selectDrills(o.drill ?? undefined);

@@ -1,4 +1,5 @@
 /** `socketlens proxy`: run the sidecar in front of a backend until SIGTERM or SIGINT. */
+import { SUMMARIES } from '../summaries.js';
 import { renderHelp } from '../../proxy/config/help.js';
 import { parseArgs } from '../../proxy/config/load.js';
 import { resolveSidecarConfig, SIDECAR_OPTIONS } from '../../proxy/config/sidecar-options.js';
@@ -6,8 +7,7 @@ import { buildChecks } from '../../proxy/policy/checks.js';
 import { startSidecar } from '../../proxy/sidecar.js';
 import { setupTracingFromEnv } from '../../proxy/telemetry/tracing.js';
 
-export const summary =
-  'Run the sidecar proxy in front of a backend and record what its real-time connections do.';
+export const summary = SUMMARIES.proxy;
 
 export const help = () =>
   renderHelp(
