@@ -50,6 +50,8 @@ export interface SidecarChildOptions {
   nodeArgs?: string[];
   /** Environment of the child (default: this process's). */
   env?: NodeJS.ProcessEnv;
+  /** The socketlens entry point to run (default: this tree's bin/socketlens.js). */
+  bin?: string;
 }
 
 function get(url: string): Promise<string> {
@@ -82,7 +84,7 @@ export async function spawnSidecar(
     process.execPath,
     [
       ...(opts.nodeArgs ?? []),
-      'bin/socketlens.js',
+      opts.bin ?? 'bin/socketlens.js',
       'proxy',
       '--listen',
       '127.0.0.1:0',
