@@ -112,6 +112,18 @@ describe('import directions (ARCHITECTURE.md)', () => {
     assert.equal(partOf(resolve(ROOT, 'proxy/ws', '../../lab/lab.js')), 'lab');
   });
 
+  it('ARCHITECTURE.md states the same rules as this test', () => {
+    const doc = readFileSync(join(ROOT, 'ARCHITECTURE.md'), 'utf8');
+    const rows = new Map<string, string>();
+    for (const m of doc.matchAll(/^\| `([a-z]+)\/` +\|[^|]*\|([^|]*)\|/gm)) rows.set(m[1]!, m[2]!.trim());
+    for (const part of PARTS) {
+      const cell = rows.get(part);
+      assert.ok(cell !== undefined, `ARCHITECTURE.md has no row for ${part}/`);
+      const named = [...cell.matchAll(/`([a-z]+)\/`/g)].map((m) => m[1]);
+      assert.deepEqual(named.sort(), [...MAY_IMPORT[part]].sort(), `${part}/ row: ${cell}`);
+    }
+  });
+
   it('the CLI loads every subcommand lazily (no static import of cli/commands/)', () => {
     const file = join(ROOT, 'cli/main.ts');
     const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.ES2022);
