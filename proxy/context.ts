@@ -2,6 +2,7 @@
 import type { SidecarConfig } from './config/sidecar-options.js';
 import { BufferBudget } from './connections/buffer-budget.js';
 import { ConnectionTable } from './connections/table.js';
+import type { FaultRegistry } from './faults/registry.js';
 import { SidecarMetrics } from './metrics/registry.js';
 import { type CloseLogger, jsonLineLogger, silentLogger } from './telemetry/close-log.js';
 import type { UpgradeChecks } from './policy/types.js';
@@ -16,6 +17,8 @@ export interface SidecarContext {
   readonly redact: ReadonlySet<string>;
   /** Origin, auth and rate checks before the 101; null when none is configured. */
   checks: UpgradeChecks | null;
+  /** The fault API's active faults (--faults); null when it is off. */
+  faults: FaultRegistry | null;
   /** Short unique connection ids: a per-process prefix and a counter. */
   nextId(): string;
 }
@@ -37,6 +40,7 @@ export function createContext(
     log: opts.log ?? (config.log === 'off' ? silentLogger : jsonLineLogger()),
     redact: redactionSet(config.redactParams),
     checks: null,
+    faults: null,
     nextId: () => `${prefix}-${(++seq).toString(36)}`,
   };
 }

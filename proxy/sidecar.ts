@@ -8,6 +8,7 @@ import { createAdminServer, type AdminRoute } from './admin/server.js';
 import type { SidecarConfig } from './config/sidecar-options.js';
 import { createContext, type SidecarContext } from './context.js';
 import { createClientErrorHandler } from './http/client-errors.js';
+import { type FaultLogger, FaultRegistry } from './faults/registry.js';
 import { createHttpHandler } from './http/forward.js';
 import type { SidecarMetrics } from './metrics/registry.js';
 import type { UpgradeChecks } from './policy/types.js';
@@ -19,6 +20,8 @@ export interface SidecarOptions {
   log?: CloseLogger;
   checks?: UpgradeChecks | null;
   adminRoutes?: AdminRoute[];
+  /** Where fault_started/fault_ended lines go (default: stdout as JSON lines, unless --log off). */
+  faultLog?: FaultLogger;
 }
 
 export interface Sidecar {
@@ -54,6 +57,14 @@ function hostForUrl(host: string): string {
 export async function startSidecar(config: SidecarConfig, opts: SidecarOptions = {}): Promise<Sidecar> {
   const ctx = createContext(config, { metrics: opts.metrics, log: opts.log });
   ctx.checks = opts.checks ?? null;
+  if (config.faults) {
+    const write = (r: object) => process.stdout.write(`${JSON.stringify(r)}\n`);
+    ctx.faults = new FaultRegistry(
+      ctx.table,
+      ctx.metrics,
+      opts.faultLog ?? (config.log === 'off' ? () => {} : write),
+    );
+  }
 
   const tickEvery = [
     config.heartbeatInterval > 0 ? config.heartbeatInterval / 10 : Number.POSITIVE_INFINITY,
@@ -92,6 +103,7 @@ export async function startSidecar(config: SidecarConfig, opts: SidecarOptions =
 
   let stopping: Promise<void> | null = null;
   const closeListeners = async () => {
+    ctx.faults?.clear('shutdown');
     ctx.table.stop();
     server.closeAllConnections();
     await Promise.all([

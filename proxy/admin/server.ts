@@ -7,6 +7,7 @@ import { OPENMETRICS_CONTENT_TYPE, wantsOpenMetrics } from '../metrics/openmetri
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net from 'node:net';
 import type { SidecarContext } from '../context.js';
+import { handleFaultRequest } from '../faults/api.js';
 import { createLiveEvents } from './live-events.js';
 import { LIVE_PAGE_CSP, LIVE_PAGE_HTML } from './live-page.js';
 
@@ -57,6 +58,11 @@ export function createAdminServer(
   const server = http.createServer(async (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     try {
+      if (path === '/faults' || path.startsWith('/faults/')) {
+        if (ctx.faults) await handleFaultRequest(ctx.faults, path, req, res);
+        else send(res, 404, 'text/plain', 'the fault API is off (start the sidecar with --faults)\n');
+        return;
+      }
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         send(res, 405, 'text/plain', 'method not allowed\n');
         return;

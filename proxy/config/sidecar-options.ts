@@ -28,6 +28,7 @@ const G_HB = 'Heartbeat (opt-in)';
 const G_SLOW = 'Slow consumers';
 const G_CHECK = 'Checks before the 101';
 const G_LIFE = 'Connection lifetime';
+const G_FAULT = 'Fault injection';
 
 export const SIDECAR_OPTIONS = [
   { flag: 'config', kind: 'string', group: G_CORE, help: 'Read options from a JSON or YAML file.' },
@@ -293,6 +294,13 @@ export const SIDECAR_OPTIONS = [
     max: 1,
     help: 'Spread of --max-connection-age, as a fraction: each connection gets age × (1 − rand × jitter).',
   },
+  {
+    flag: 'faults',
+    kind: 'bool',
+    group: G_FAULT,
+    default: false,
+    help: 'Enable the fault API (POST/GET/DELETE /faults) on the admin server, to inject frame-level faults into chosen connections. Never on the proxy port.',
+  },
 ] as const satisfies readonly OptionSpec[];
 
 /** The sidecar's configuration, as SIDECAR_OPTIONS declares it. */
@@ -312,6 +320,8 @@ export function resolveSidecarConfig(args: ParsedArgs, env: NodeJS.ProcessEnv): 
   for (const p of c.longpollPaths) {
     if (!p.startsWith('/')) throw new ConfigError('--longpoll-paths', `"${p}" must start with /`);
   }
+  if (c.faults && !c.admin)
+    throw new ConfigError('--faults', 'the fault API lives on the admin server; --admin must not be off');
   if (c.target.pathname !== '/' || c.target.search)
     throw new ConfigError('--target', `"${c.target.href}" must be an origin only (no path or query)`);
   return c;

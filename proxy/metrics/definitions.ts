@@ -45,6 +45,7 @@ export const HANDSHAKE_FAILURE_REASONS = [
   'auth',
   'origin',
   'rate_limited',
+  'fault',
 ] as const;
 export type HandshakeFailureReason = (typeof HANDSHAKE_FAILURE_REASONS)[number];
 
@@ -231,6 +232,18 @@ export const METRICS = {
     type: 'counter',
     help: 'HTTP requests (not upgrades) proxied, by transport and status class.',
     labels: ['transport', 'status_class'],
+  },
+  faultsActive: {
+    name: 'socketlens_faults_active',
+    type: 'gauge',
+    help: 'Faults injected through the fault API (--faults) that are active now, by action.',
+    labels: ['action'],
+  },
+  faultHits: {
+    name: 'socketlens_fault_hits_total',
+    type: 'counter',
+    help: 'Upgrades and connections an injected fault acted on, by action.',
+    labels: ['action'],
   },
   clientErrors: {
     name: 'socketlens_client_errors_total',

@@ -84,6 +84,8 @@ export class SidecarMetrics {
   readonly longpollWait: client.Histogram<string>;
   readonly httpRequests: client.Counter<string>;
   readonly clientErrors: client.Counter<string>;
+  readonly faultsActive: client.Gauge<string>;
+  readonly faultHits: client.Counter<string>;
 
   private live: LiveView | null = null;
 
@@ -125,6 +127,13 @@ export class SidecarMetrics {
     this.longpollWait = histogram(METRICS.longpollWait);
     this.httpRequests = counter(METRICS.httpRequests);
     this.clientErrors = counter(METRICS.clientErrors);
+    this.faultsActive = new client.Gauge({
+      name: METRICS.faultsActive.name,
+      help: METRICS.faultsActive.help,
+      labelNames: [...METRICS.faultsActive.labels],
+      registers: [r],
+    });
+    this.faultHits = counter(METRICS.faultHits);
 
     // Counters mirrored from the tally. Their collect() runs on every scrape.
     const mirrored = (d: MetricDefinition, fields: Array<[() => number, Record<string, string>?]>) => {

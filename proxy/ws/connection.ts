@@ -31,6 +31,8 @@ export interface WsConnectionInit {
   span: Span;
   /** permessage-deflate was negotiated: RSV1 is legal in both directions. */
   compressed: boolean;
+  /** The subprotocol the backend chose (Sec-WebSocket-Protocol of the 101), or ''. */
+  protocol?: string;
 }
 
 export class WsConnection implements LiveConnection, PipeOwner {
@@ -39,6 +41,7 @@ export class WsConnection implements LiveConnection, PipeOwner {
   readonly clientId: string;
   readonly peer: string;
   readonly path: string;
+  readonly protocol: string;
   readonly startedAt = Date.now();
   readonly done: Promise<void>;
 
@@ -81,6 +84,7 @@ export class WsConnection implements LiveConnection, PipeOwner {
     this.clientId = init.clientId;
     this.peer = init.peer;
     this.path = init.path;
+    this.protocol = init.protocol ?? '';
     this.span = init.span;
     this.handshakeMs = init.handshakeMs;
     this.done = new Promise((r) => {
@@ -273,6 +277,39 @@ export class WsConnection implements LiveConnection, PipeOwner {
     // Toward the backend the sidecar speaks as a client, so its frames are masked.
     to.inject(pingFrame(this.token!, to.fromClient));
     live.pingAt = now;
+  }
+
+  // ---- fault injection (proxy/faults) ----
+
+  /** The pipe that carries bytes toward `side`. */
+  pipeToward(side: 'client' | 'backend'): Pipe {
+    return side === 'client' ? this.s2c : this.c2s;
+  }
+
+  /** A fault sends close frames (`text` as their reason) toward one side or both. */
+  faultClose(side: 'client' | 'backend' | 'both', code: number, text: string, reason: string): void {
+    if (this.finished || this.closingByProxy) return;
+    this.closingByProxy = true;
+    this.claimClose(code, reason);
+    this.span.addEvent('proxy_close', { code, reason });
+    if (side !== 'backend' && !this.s2c.inject(closeFrame(code, text, false), true)) this.client.destroy();
+    if (side !== 'client' && !this.c2s.inject(closeFrame(code, text, true), true)) this.upstream.destroy();
+    this.armDrainTimer();
+  }
+
+  /** A fault resets the TCP connection of one side or both, with no close frame (1006). */
+  faultReset(side: 'client' | 'backend' | 'both', reason: string): void {
+    if (this.finished) return;
+    this.claimClose(1006, reason);
+    if (side !== 'backend' && !this.client.destroyed) this.client.resetAndDestroy();
+    if (side !== 'client' && !this.upstream.destroyed) this.upstream.resetAndDestroy();
+  }
+
+  private claimClose(code: number, reason: string): void {
+    if (this.initiator !== null) return;
+    this.initiator = 'proxy';
+    this.closeCode = code;
+    this.reason = reason;
   }
 
   // ---- closing ----

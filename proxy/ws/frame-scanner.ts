@@ -100,6 +100,14 @@ export class FrameScanner {
     return this.state === State.Header && this.headerHave === 0;
   }
 
+  /**
+   * Opcode of the frame being read (as soon as its first header byte is in) or, between frames,
+   * of the last frame read.
+   */
+  get frameOpcode(): number {
+    return this.state === State.Header && this.headerHave > 0 ? this.header[0] & 0x0f : this.opcode;
+  }
+
   /** True while the current frame is a pong that may carry `matchToken` (so far every byte matched). */
   get pongCandidate(): boolean {
     if (this.state === State.Header) return this.headerHave > 0 && (this.header[0] & 0x0f) === Opcode.Pong;

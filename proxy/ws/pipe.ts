@@ -6,7 +6,10 @@
  * runs only while the sidecar has something of its own to do in this direction:
  * - insert a control frame (heartbeat ping, close) — only ever between two frames;
  * - drop the pongs that answer the sidecar's own pings (recognised by their payload);
- * - after the sidecar sent its close frame, drop what follows (the stream is sealed).
+ * - after the sidecar sent its close frame, drop what follows (the stream is sealed);
+ * - while a fault (proxy/faults) is active: drop control frames whole (`dropOpcodes`), or hand
+ *   the outgoing bytes to a shaper that delays, throttles, holds or truncates them.
+ * With no fault active the hooks cost one field test per chunk and allocate nothing.
  */
 import type { Socket } from 'node:net';
 import type { BufferBudget } from '../connections/buffer-budget.js';
@@ -26,6 +29,11 @@ export interface PipeOwner {
   onOwnPong(pipe: Pipe): void;
 }
 
+/** Takes over the writes toward dst while a fault shapes this direction (proxy/faults). */
+export interface PipeShaper {
+  push(buf: Buffer): void;
+}
+
 export class Pipe {
   readonly scanner = new FrameScanner();
   /** Bytes read from src. */
@@ -38,6 +46,14 @@ export class Pipe {
   sealed = false;
   /** The global bound on bytes queued toward clients; set on client-bound pipes only. */
   budget: BufferBudget | null = null;
+  /** Fault hook: one bit per opcode (1 << opcode) of control frames dropped whole; 0 = none. */
+  dropOpcodes = 0;
+  /** Frames dropped because of `dropOpcodes`. */
+  dropped = 0;
+  /** Fault hook: when set, every write toward dst goes through it. */
+  shaper: PipeShaper | null = null;
+  /** A fault holds src paused: drains and releases must not resume it. */
+  private held = false;
 
   private pending: Buffer[] | null = null;
   private sealAfterPending = false;
@@ -90,7 +106,12 @@ export class Pipe {
     this.bytes += n;
     if (this.sealed) {
       if (!s.broken) s.push(chunk);
-    } else if (this.pending === null && this.stash === null && s.matchToken === null) {
+    } else if (
+      this.pending === null &&
+      this.stash === null &&
+      s.matchToken === null &&
+      this.dropOpcodes === 0
+    ) {
       if (!s.broken) s.push(chunk);
       this.write(chunk);
     } else {
@@ -101,7 +122,7 @@ export class Pipe {
 
   private readonly onDrain = (): void => {
     this.trackQueued();
-    if (this.waitingDrain && !this.externalPause) {
+    if (this.waitingDrain && !this.externalPause && !this.held) {
       this.waitingDrain = false;
       this.src.resume();
     }
@@ -110,13 +131,27 @@ export class Pipe {
   /** Resumes src after an external pause, unless dst still needs to drain. */
   release(): void {
     this.externalPause = false;
-    if (this.waitingDrain && this.dst.writableLength === 0) {
+    if (this.waitingDrain && this.dst.writableLength === 0 && !this.held) {
       this.waitingDrain = false;
       this.src.resume();
     }
   }
 
+  /** Pauses src (a fault holds it) or lets it flow again unless dst still needs to drain. */
+  holdSource(on: boolean): void {
+    if (on === this.held) return;
+    this.held = on;
+    if (on) this.src.pause();
+    else if (!this.waitingDrain && !this.externalPause) this.src.resume();
+  }
+
   private write(buf: Buffer): void {
+    if (this.shaper !== null) this.shaper.push(buf);
+    else this.writeOut(buf);
+  }
+
+  /** Writes to dst with back-pressure (the shaper of a fault calls this once it releases bytes). */
+  writeOut(buf: Buffer): void {
     if (this.dst.destroyed) return;
     const ok = this.dst.write(buf);
     this.trackQueued();
@@ -150,11 +185,15 @@ export class Pipe {
       const startedAtBoundary = s.atBoundary;
       pos = s.step(chunk, pos, end);
       if (s.atBoundary) {
-        if (s.lastPongMatched && startedAtBoundary) {
+        if (startedAtBoundary && (s.lastPongMatched || (this.dropOpcodes & (1 << s.frameOpcode)) !== 0)) {
           if (frameStart > from) this.write(chunk.subarray(from, frameStart));
           from = pos;
-          s.lastPongMatched = false;
-          this.owner.onOwnPong(this);
+          if (s.lastPongMatched) {
+            s.lastPongMatched = false;
+            this.owner.onOwnPong(this);
+          } else {
+            this.dropped++;
+          }
         }
         if (this.pending !== null) {
           if (pos > from) this.write(chunk.subarray(from, pos));
@@ -162,9 +201,14 @@ export class Pipe {
           this.flushPending();
           if (this.sealed) break;
         }
-      } else if (pos === end && startedAtBoundary && s.matchToken !== null && s.pongCandidate) {
-        // A pong that may answer our ping is split across chunks: hold its bytes back and scan
-        // them again with the next chunk, so it can still be dropped whole.
+      } else if (
+        pos === end &&
+        startedAtBoundary &&
+        ((s.matchToken !== null && s.pongCandidate) || (this.dropOpcodes & (1 << s.frameOpcode)) !== 0)
+      ) {
+        // A frame that may have to be dropped (a pong answering our ping, or a control frame a
+        // fault drops) is split across chunks: hold its bytes back and scan them again with the
+        // next chunk, so it can still be dropped whole. Control frames are at most 131 bytes.
         if (frameStart > from) this.write(chunk.subarray(from, frameStart));
         this.stash = Buffer.from(chunk.subarray(frameStart, end));
         s.rewindFrame();

@@ -108,6 +108,25 @@ async function handleUpgrade(
     return;
   }
   clientId ??= resolveClientId(req, config.clientIdHeader, config.clientIdQuery);
+  const fault = ctx.faults?.onUpgrade(clientId, req.url ?? '/', req.headers['sec-websocket-protocol']);
+  if (fault?.kind === 'reject') {
+    release?.();
+    fail('fault', fault.status, fault.faultId);
+    writeRawError(
+      socket,
+      fault.status,
+      `socketlens: fault ${fault.faultId} rejected this upgrade`,
+      fault.headers,
+    );
+    return;
+  }
+  if (fault?.kind === 'delay') {
+    await new Promise((r) => setTimeout(r, fault.delayMs));
+    if (socket.destroyed) {
+      release?.();
+      return;
+    }
+  }
 
   const span = startConnectionSpan({ transport: 'websocket', req, socket, path, clientId });
   const extra: Record<string, string> = { [config.clientIdHeader]: clientId };
@@ -210,11 +229,13 @@ async function handleUpgrade(
       handshakeMs,
       span,
       compressed: typeof ext === 'string' && /permessage-deflate/i.test(ext),
+      protocol: String(res.headers['sec-websocket-protocol'] ?? ''),
     });
     socket.removeListener('error', noop);
     ctx.table.add(conn);
     if (release) conn.done.then(release);
     conn.start(early.length > 0 ? Buffer.concat([head, ...early]) : head, upHead);
+    ctx.faults?.onOpen(conn);
   });
 
   upReq.on('response', (res: IncomingMessage) => {
