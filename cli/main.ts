@@ -16,6 +16,7 @@ const COMMANDS: Record<keyof typeof SUMMARIES, () => Promise<Command>> = {
   proxy: () => import('./commands/proxy.js'),
   lab: () => import('./commands/lab.js'),
   doctor: () => import('./commands/doctor.js'),
+  fault: () => import('./commands/fault.js'),
 };
 
 function version(): string {
