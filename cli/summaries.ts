@@ -7,4 +7,5 @@ export const SUMMARIES = {
   lab: 'Run the chaos drills (real nginx, HAProxy, Toxiproxy, Redis) and write a report.',
   doctor:
     'Probe a WebSocket/SSE/long-poll endpoint (TLS, upgrade, idle cuts, buffering) and say what to fix.',
+  fault: "Inject frame-level faults into a running sidecar's connections (needs --faults).",
 } as const;

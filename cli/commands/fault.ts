@@ -11,8 +11,9 @@ import { parseArgs, resolveOptions } from '../../proxy/config/load.js';
 import type { Address, OptionSpec } from '../../proxy/config/schema.js';
 import { ConfigError } from '../../proxy/errors.js';
 import { FAULT_ACTIONS } from '../../proxy/faults/spec.js';
+import { SUMMARIES } from '../summaries.js';
 
-export const summary = "Inject frame-level faults into a running sidecar's connections (needs --faults).";
+export const summary = SUMMARIES.fault;
 
 const G_API = 'Admin server';
 const G_MATCH = 'Which connections';
