@@ -42,3 +42,19 @@ else
   GOBIN="$TOXI_BIN" go install github.com/Shopify/toxiproxy/v2/cmd/server@v2.12.0
   mv "$TOXI_BIN/server" "$TOXI_BIN/toxiproxy-server"
 fi
+
+# Real servers `socketlens doctor` is tested against: Python websockets, and an SSE library
+# (sse-starlette on uvicorn). Pinned; skipped when those exact versions are present.
+PY_SERVERS=(websockets==17.4 sse-starlette==3.7.0 uvicorn==0.54.0)
+if python3 - "${PY_SERVERS[@]}" >/dev/null 2>&1 <<'PY'
+import sys
+from importlib.metadata import version
+sys.exit(0 if all(version(n) == v for n, v in (s.split("==") for s in sys.argv[1:])) else 1)
+PY
+then
+  log "python ${PY_SERVERS[*]} present"
+else
+  log "pip install ${PY_SERVERS[*]}"
+  python3 -m pip install -q --disable-pip-version-check "${PY_SERVERS[@]}" 2>/dev/null ||
+    python3 -m pip install -q --disable-pip-version-check --break-system-packages "${PY_SERVERS[@]}"
+fi

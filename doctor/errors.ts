@@ -15,8 +15,10 @@ export type DoctorErrorCode =
   | 'SL_DOCTOR_TIMEOUT'
   /** A GET was accepted but held open with no response headers within --timeout. */
   | 'SL_DOCTOR_NO_HEADERS'
-  /** The peer closed or reset the connection before answering. */
+  /** The peer closed the connection (FIN) before answering. */
   | 'SL_DOCTOR_CLOSED'
+  /** The peer reset the connection (RST) before answering. */
+  | 'SL_DOCTOR_RESET'
   /** The answer was not HTTP we can read. */
   | 'SL_DOCTOR_BAD_RESPONSE';
 

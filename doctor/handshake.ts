@@ -116,7 +116,7 @@ export function readResponseHead(socket: Socket, timeoutMs: number): Promise<Res
     const onError = (err: NodeJS.ErrnoException) =>
       finish(
         new DoctorError(
-          'SL_DOCTOR_CLOSED',
+          err.code === 'ECONNRESET' ? 'SL_DOCTOR_RESET' : 'SL_DOCTOR_CLOSED',
           err.code === 'ECONNRESET'
             ? 'connection reset (RST) before an answer'
             : `connection failed: ${err.message}`,

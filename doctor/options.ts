@@ -96,12 +96,19 @@ export const DOCTOR_OPTIONS = [
     help: "Your app's heartbeat interval: an idle cut at or below it is a failure, above it only a note (0: assume 30s, common library defaults).",
   },
   {
-    flag: 'sse-path',
+    flag: 'ws',
+    kind: 'string',
+    group: G_WS,
+    noEnv: true,
+    help: 'WebSocket path on the same origin, or "none" to skip WebSocket (default: the URL\'s path, asked for with ws:// or wss://, only looked for with http:// or https://).',
+  },
+  {
+    flag: 'sse',
     kind: 'string',
     group: G_HTTP,
     noEnv: true,
     default: '/sse',
-    help: 'Server-Sent Events path on the same origin ("none" skips).',
+    help: 'Server-Sent Events path on the same origin, or "none" to skip SSE. Given, SSE is asked for and must work; by default it is only looked for.',
   },
   {
     flag: 'sse-window',
@@ -113,12 +120,12 @@ export const DOCTOR_OPTIONS = [
     help: 'How long to watch the SSE stream for events.',
   },
   {
-    flag: 'poll-path',
+    flag: 'poll',
     kind: 'string',
     group: G_HTTP,
     noEnv: true,
     default: '/poll',
-    help: 'Long-poll path on the same origin ("none" skips).',
+    help: 'Long-poll path on the same origin, or "none" to skip long-poll. Given, long-poll is asked for and must work; by default it is only looked for.',
   },
 ] as const satisfies readonly OptionSpec[];
 
@@ -136,12 +143,21 @@ export interface DoctorOptions {
   readonly pingIntervalMs: number;
   /** 0: unknown. */
   readonly heartbeatMs: number;
-  readonly ssePath: string | null;
-  /** True when the SSE path was given explicitly (a 404 is then a failure, not a skip). */
-  readonly ssePathGiven: boolean;
+  /** Each transport to probe (null: skipped with "none"). */
+  readonly ws: TransportPlan | null;
+  readonly sse: TransportPlan | null;
   readonly sseWindowMs: number;
-  readonly pollPath: string | null;
-  readonly pollPathGiven: boolean;
+  readonly poll: TransportPlan | null;
+}
+
+/**
+ * Where a transport is probed, and whether it was asked for. An asked-for transport that does not
+ * work fails the run; one that is only looked for fails it only once it was found to exist (an
+ * answer such as 404, 405 or 426 means "not offered here" and is no failure).
+ */
+export interface TransportPlan {
+  readonly path: string;
+  readonly asked: boolean;
 }
 
 /** RFC 6455 subprotocols are HTTP tokens. */
@@ -151,7 +167,7 @@ export function resolveDoctorOptions(args: ParsedArgs): DoctorOptions {
   if (args.positionals.length === 0) throw new ConfigError('URL', 'missing (usage: socketlens doctor <url>)');
   if (args.positionals.length > 1)
     throw new ConfigError('URL', `expected one URL, got also "${args.positionals[1]}"`);
-  const target = parseTarget(args.positionals[0]);
+  const given = parseTarget(args.positionals[0]);
   // No env: see DOCTOR_OPTIONS. Also keeps SOCKETLENS_CONFIG from being read.
   const o = resolveOptions(DOCTOR_OPTIONS, args, {});
   const protocols = o.protocol;
@@ -160,8 +176,19 @@ export function resolveDoctorOptions(args: ParsedArgs): DoctorOptions {
   }
   const extensions = o.extensions;
   if (/[\r\n]/.test(extensions)) throw new ConfigError('--extensions', 'must be one header line');
-  const origin = o.origin ?? target.origin;
+  const origin = o.origin ?? given.origin;
   if (/[\r\n]/.test(origin)) throw new ConfigError('--origin', 'must be one header line');
+  const wsPath = o.ws === undefined || o.ws === null ? given.path : resolveSidePath(given, 'ws', o.ws);
+  const ws: TransportPlan | null =
+    wsPath === null
+      ? null
+      : { path: wsPath, asked: args.flags.has('ws') || /^wss?:$/.test(given.url.protocol) };
+  // The WebSocket probes upgrade at the target's path.
+  const target: Target = ws ? { ...given, path: ws.path } : given;
+  const side = (flag: 'sse' | 'poll', value: string): TransportPlan | null => {
+    const path = resolveSidePath(given, flag, value);
+    return path === null ? null : { path, asked: args.flags.has(flag) };
+  };
   return {
     target,
     json: o.json,
@@ -174,10 +201,9 @@ export function resolveDoctorOptions(args: ParsedArgs): DoctorOptions {
     idleProbeMs: o.idleProbe,
     pingIntervalMs: o.pingInterval,
     heartbeatMs: o.heartbeat,
-    ssePath: resolveSidePath(target, 'sse-path', o.ssePath),
-    ssePathGiven: args.flags.has('sse-path'),
+    ws,
+    sse: side('sse', o.sse),
     sseWindowMs: o.sseWindow,
-    pollPath: resolveSidePath(target, 'poll-path', o.pollPath),
-    pollPathGiven: args.flags.has('poll-path'),
+    poll: side('poll', o.poll),
   };
 }

@@ -6,11 +6,19 @@
 import { DoctorError, describeError } from './errors.js';
 import { timedGet } from './http-get.js';
 import type { DoctorOptions } from './options.js';
-import { type Check, ms, stepResult } from './report.js';
+import { type Check, ms, NOT_OFFERED, stepResult } from './report.js';
 
 export async function probePoll(opts: DoctorOptions): Promise<Check> {
-  const path = opts.pollPath!;
-  const done = stepResult('poll', 'Long-poll', { path });
+  const { path, asked } = opts.poll!;
+  const done = stepResult('poll', 'Long-poll', { path, asked });
+  /** A failure if long-poll was asked for; otherwise it is simply not offered here. */
+  const missing = (why: string, data: Record<string, unknown>) =>
+    asked
+      ? done('fail', `${path}: ${why}`, { ...data, offered: false })
+      : done('skip', `not offered at ${path} (${why}); pass --poll PATH if long-poll lives elsewhere`, {
+          ...data,
+          offered: false,
+        });
   let response: Awaited<ReturnType<typeof timedGet>>;
   try {
     response = await timedGet(
@@ -30,7 +38,7 @@ export async function probePoll(opts: DoctorOptions): Promise<Check> {
           held: true,
         },
       );
-    return done('fail', `${path}: ${describeError(err)}`, { reachable: false, error: describeError(err) });
+    return missing(describeError(err), { reachable: false, error: describeError(err) });
   }
   const { res, headersMs, sentAt } = response;
   const status = res.statusCode ?? 0;
@@ -60,8 +68,8 @@ export async function probePoll(opts: DoctorOptions): Promise<Check> {
     bytes,
     complete,
   };
-  if (status === 404 && !opts.pollPathGiven)
-    return done('skip', `nothing at ${path} (404); pass --poll-path if long-poll lives elsewhere`, data);
+  if (NOT_OFFERED.has(status) || (!asked && (status < 200 || status > 299)))
+    return missing(`HTTP ${status}`, data);
   if (status < 200 || status > 299) return done('fail', `${path}: HTTP ${status}`, data);
   const timing = complete
     ? `answered in ${ms(totalMs)} ms (headers ${ms(headersMs)} ms, ${bytes} bytes)`

@@ -5,15 +5,23 @@
 import { DoctorError, describeError } from './errors.js';
 import { timedGet } from './http-get.js';
 import type { DoctorOptions } from './options.js';
-import { type Check, ms, stepResult } from './report.js';
+import { type Check, ms, NOT_OFFERED, stepResult } from './report.js';
 import { judgeBuffering } from './sse-timing.js';
 
 /** Each blank line ends an event (or a comment block); CRLF and CR line ends are allowed too. */
 const EVENT_END = /\r\n\r\n|\n\n|\r\r/g;
 
 export async function probeSse(opts: DoctorOptions): Promise<Check> {
-  const path = opts.ssePath!;
-  const done = stepResult('sse', 'SSE', { path });
+  const { path, asked } = opts.sse!;
+  const done = stepResult('sse', 'SSE', { path, asked });
+  /** A failure if SSE was asked for; otherwise SSE is simply not offered here. */
+  const missing = (why: string, data: Record<string, unknown>) =>
+    asked
+      ? done('fail', `${path}: ${why}`, { ...data, offered: false })
+      : done('skip', `not offered at ${path} (${why}); pass --sse PATH if SSE lives elsewhere`, {
+          ...data,
+          offered: false,
+        });
   let response: Awaited<ReturnType<typeof timedGet>>;
   try {
     response = await timedGet(
@@ -26,11 +34,11 @@ export async function probeSse(opts: DoctorOptions): Promise<Check> {
     if (err instanceof DoctorError && err.code === 'SL_DOCTOR_NO_HEADERS')
       // nginx buffering an endless stream holds even the headers back, so this is a symptom too.
       return done(
-        'fail',
+        asked ? 'fail' : 'warn',
         `${path}: no response headers within ${opts.timeoutMs} ms (a buffering hop holds them back with the first events, or the server is slow)`,
         { reachable: true, status: null, events: 0, buffered: null, error: describeError(err) },
       );
-    return done('fail', `${path}: ${describeError(err)}`, { reachable: false, error: describeError(err) });
+    return missing(describeError(err), { reachable: false, error: describeError(err) });
   }
   const { res, headersMs } = response;
   const status = res.statusCode ?? 0;
@@ -43,9 +51,9 @@ export async function probeSse(opts: DoctorOptions): Promise<Check> {
     xAccelBuffering: res.headers['x-accel-buffering'] ?? null,
     contentEncoding: res.headers['content-encoding'] ?? null,
   };
-  if (status === 404 && !opts.ssePathGiven) {
+  if (NOT_OFFERED.has(status) || (!asked && (status < 200 || status > 299))) {
     res.destroy();
-    return done('skip', `nothing at ${path} (404); pass --sse-path if SSE lives elsewhere`, base);
+    return missing(`HTTP ${status}`, base);
   }
   if (status < 200 || status > 299) {
     res.destroy();
@@ -53,6 +61,7 @@ export async function probeSse(opts: DoctorOptions): Promise<Check> {
   }
   if (!contentType || !/^text\/event-stream\b/i.test(contentType)) {
     res.destroy();
+    if (!asked) return missing(`it answers ${contentType ?? 'no content-type'}, not an event stream`, base);
     return done(
       'fail',
       `${path}: content-type ${contentType ?? '(none)'}, not text/event-stream (EventSource refuses it)`,

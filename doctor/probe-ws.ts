@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Connection } from './connect.js';
-import { describeError } from './errors.js';
+import { DoctorError, describeError } from './errors.js';
 import {
   expectedAccept,
   extensionNames,
@@ -57,13 +57,21 @@ export async function upgrade(conn: Connection, opts: DoctorOptions) {
   );
   try {
     const head = await readResponseHead(conn.socket, opts.timeoutMs);
-    return { key, head, error: null, handshakeMs: performance.now() - t0, at: performance.now() };
+    return {
+      key,
+      head,
+      error: null,
+      errorCode: null,
+      handshakeMs: performance.now() - t0,
+      at: performance.now(),
+    };
   } catch (err) {
     conn.socket.destroy();
     return {
       key,
       head: null,
       error: describeError(err),
+      errorCode: err instanceof DoctorError ? err.code : null,
       handshakeMs: performance.now() - t0,
       at: performance.now(),
     };
@@ -79,14 +87,41 @@ function bodySnippet(head: ResponseHead): string {
 }
 
 export async function probeUpgrade(conn: Connection, opts: DoctorOptions): Promise<UpgradeResult> {
-  const { key, head, error, handshakeMs, at } = await upgrade(conn, opts);
+  const { key, head, error, errorCode, handshakeMs, at } = await upgrade(conn, opts);
+  const asked = opts.ws?.asked ?? true;
   const checks: Check[] = [];
   if (!head) {
+    // How the server ended it tells a backend that refuses this path (closes or resets the
+    // socket without a word, as Socket.IO does off its path) from one that is just slow.
+    const ended =
+      errorCode === 'SL_DOCTOR_CLOSED'
+        ? 'fin'
+        : errorCode === 'SL_DOCTOR_RESET'
+          ? 'rst'
+          : errorCode === 'SL_DOCTOR_TIMEOUT'
+            ? 'timeout'
+            : null;
+    const said =
+      ended === 'fin'
+        ? 'the server closed the connection without answering the upgrade'
+        : ended === 'rst'
+          ? 'the server reset the connection without answering the upgrade'
+          : `no answer: ${error}`;
     checks.push(
-      check('ws.upgrade', 'WebSocket upgrade', 'fail', `no answer: ${error}`, handshakeMs, {
-        status: null,
-        error,
-      }),
+      check(
+        'ws.upgrade',
+        'WebSocket upgrade',
+        asked ? 'fail' : 'skip',
+        asked ? said : `not offered at ${opts.target.path} (${said})`,
+        handshakeMs,
+        {
+          status: null,
+          error,
+          ended,
+          asked,
+          offered: asked ? null : false,
+        },
+      ),
     );
     checks.push(check('ws.accept', 'Sec-WebSocket-Accept', 'skip', 'no answer, nothing to verify', 0, {}));
     checks.push(check('ws.negotiation', 'Subprotocol / extensions', 'skip', 'no answer', 0, {}));
@@ -111,15 +146,18 @@ export async function probeUpgrade(conn: Connection, opts: DoctorOptions): Promi
         ? ` but ${upgradeHeader ? 'Connection: Upgrade' : 'Upgrade: websocket'} is missing`
         : '';
     const said = upgradeData.body ? ` ("${upgradeData.body}")` : '';
+    const line = `${statusLine}${missing}${said}${head.statusCode === 101 ? '' : ', not 101'}`;
     checks.push(
-      check(
-        'ws.upgrade',
-        'WebSocket upgrade',
-        'fail',
-        `${statusLine}${missing}${said}${head.statusCode === 101 ? '' : ', not 101'}`,
-        handshakeMs,
-        upgradeData,
-      ),
+      asked
+        ? check('ws.upgrade', 'WebSocket upgrade', 'fail', line, handshakeMs, { ...upgradeData, asked })
+        : check(
+            'ws.upgrade',
+            'WebSocket upgrade',
+            'skip',
+            `not offered at ${opts.target.path} (${line}); use a ws:// URL or --ws PATH to require it`,
+            handshakeMs,
+            { ...upgradeData, asked, offered: false },
+          ),
     );
     checks.push(
       check('ws.accept', 'Sec-WebSocket-Accept', 'skip', 'no 101, nothing to verify', 0, {

@@ -70,6 +70,12 @@ export interface ProgressSink {
   check(check: Check): void;
 }
 
+/**
+ * Answers to a plain GET that mean "no such transport here": 404 (no route), 405 (the route
+ * takes other methods), 426 (a WebSocket-only endpoint asking for an upgrade).
+ */
+export const NOT_OFFERED: ReadonlySet<number> = new Set([404, 405, 426]);
+
 /** Rounds a millisecond figure to 0.1 ms for reports. */
 export function ms(value: number): number {
   return Math.round(value * 10) / 10;

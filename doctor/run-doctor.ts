@@ -10,7 +10,7 @@ import { probePoll } from './probe-poll.js';
 import { probeSse } from './probe-sse.js';
 import { probeRoundTrip, probeUpgrade } from './probe-ws.js';
 import type { Check, CheckId, DoctorReport, ProgressSink } from './report.js';
-import { buildVerdict } from './verdict.js';
+import { buildVerdict, seconds } from './verdict.js';
 
 function skipped(id: CheckId, title: string, why: string): Check {
   return { id, title, status: 'skip', summary: why, durationMs: 0, data: {} };
@@ -34,7 +34,16 @@ export async function runDoctor(opts: DoctorOptions, progress: ProgressSink): Pr
   add(...connect.checks);
 
   let upgraded = false;
-  if (connect.conn) {
+  const noWs = 'skipped (--ws none)';
+  if (!opts.ws) {
+    // The connection the connect step opened is not needed.
+    connect.conn?.socket.destroy();
+    add(skipped('ws.upgrade', 'WebSocket upgrade', noWs), skipped('ws.accept', 'Sec-WebSocket-Accept', noWs));
+    add(
+      skipped('ws.negotiation', 'Subprotocol / extensions', noWs),
+      skipped('ws.roundtrip', 'Round trip', noWs),
+    );
+  } else if (connect.conn) {
     progress.step(`WebSocket upgrade: GET ${opts.target.path}`);
     const up = await probeUpgrade(connect.conn, opts);
     add(...up.checks);
@@ -54,7 +63,9 @@ export async function runDoctor(opts: DoctorOptions, progress: ProgressSink): Pr
       skipped('ws.roundtrip', 'Round trip', why),
     );
   }
-  if (!connect.conn) {
+  if (!opts.ws) {
+    add(skipped('ws.idle', 'Idle timeout', noWs), skipKeepalive(noWs));
+  } else if (!connect.conn) {
     add(skipped('ws.idle', 'Idle timeout', 'no usable connection'), skipKeepalive('no usable connection'));
   } else if (opts.idleProbeMs === 0) {
     add(
@@ -69,20 +80,20 @@ export async function runDoctor(opts: DoctorOptions, progress: ProgressSink): Pr
   }
 
   // SSE and long-poll go over connections of their own; only skip them when nothing connects.
-  if (opts.ssePath === null) add(skipped('sse', 'SSE', 'skipped (--sse-path none)'));
+  if (opts.sse === null) add(skipped('sse', 'SSE', 'skipped (--sse none)'));
   else if (!connect.conn) add(skipped('sse', 'SSE', 'no usable connection'));
   else {
-    progress.step(`SSE: GET ${opts.ssePath}, watching for ${opts.sseWindowMs} ms`);
+    progress.step(`SSE: GET ${opts.sse.path}, watching for ${seconds(opts.sseWindowMs)}`);
     add(await probeSse(opts));
   }
-  if (opts.pollPath === null) add(skipped('poll', 'Long-poll', 'skipped (--poll-path none)'));
+  if (opts.poll === null) add(skipped('poll', 'Long-poll', 'skipped (--poll none)'));
   else if (!connect.conn) add(skipped('poll', 'Long-poll', 'no usable connection'));
   else {
-    progress.step(`Long-poll: GET ${opts.pollPath}`);
+    progress.step(`Long-poll: GET ${opts.poll.path}`);
     add(await probePoll(opts));
   }
 
-  const verdict = buildVerdict(checks);
+  const verdict = buildVerdict(checks, { hostPort: `${opts.target.hostname}:${opts.target.port}` });
   return {
     url: opts.target.url.href,
     startedAt: startedAt.toISOString(),

@@ -27,11 +27,59 @@ export const NGINX_STREAM_LINES = [
 /** Statuses that mean a hop dropped the Upgrade header pair and the backend saw a plain GET. */
 const STRIPPED_STATUSES = new Set([200, 400, 426]);
 
-function seconds(msValue: number): string {
-  return `${Math.round(msValue / 100) / 10} s`;
+/** A duration for people: "850 ms", "2.9 s", "75 s". Exact figures stay in --json. */
+export function seconds(msValue: number): string {
+  if (msValue < 1000) return `${Math.round(msValue)} ms`;
+  if (msValue < 10_000) return `${(Math.round(msValue / 100) / 10).toFixed(1)} s`;
+  return `${Math.round(msValue / 1000)} s`;
 }
 
-export function buildVerdict(checks: readonly Check[]): Verdict {
+/** What the verdict needs to know beyond the checks: where the probes went. */
+export interface VerdictContext {
+  /** host:port the doctor connected to (the first hop). */
+  readonly hostPort: string;
+}
+
+/** The sidecar's own 502 bodies (proxy/ws/upgrade.ts), told apart by their wording. */
+const SIDECAR_CLOSED = /socketlens: the backend (closed|reset) the connection without answering/;
+
+/** Configuration lines that raise the idle timeout of each common hop above `keepMs`. */
+export function idleTimeoutLines(keepMs: number): string[] {
+  const s = Math.max(3600, Math.ceil(keepMs / 1000));
+  return [
+    `# nginx (proxy_read_timeout, default 60s), in the WebSocket location:`,
+    `proxy_read_timeout ${s}s;`,
+    `proxy_send_timeout ${s}s;`,
+    `# HAProxy (timeout tunnel governs upgraded connections), in the backend or defaults:`,
+    `timeout tunnel ${s}s`,
+    'timeout client-fin 30s',
+    `# AWS ALB (idle timeout, default 60 s, at most 4000 s):`,
+    `aws elbv2 modify-load-balancer-attributes --load-balancer-arn <arn> --attributes Key=idle_timeout.timeout_seconds,Value=${Math.min(4000, s)}`,
+  ];
+}
+
+/** Which hop cut a quiet connection, judged by the bytes that ended it. */
+export function whoCut(end: { how: string; code: number | null } | null, idleMs: number): string {
+  const near60 = Math.abs(idleMs - 60_000) <= 2_000;
+  switch (end?.how) {
+    case 'close-frame':
+      return `a WebSocket-aware party sent close code ${end.code}: the server itself (or a proxy that speaks WebSocket, such as a socketlens sidecar with --max-connection-age) closed it, so look for an idle or session timeout in the server's settings`;
+    case 'fin':
+      return `a proxy or load balancer closed TCP without a close frame (clients see 1006): nginx proxy_read_timeout, HAProxy timeout tunnel or an ALB/ELB idle timeout${near60 ? '; 60 s is the default of nginx and of the ALB' : ''}`;
+    case 'rst':
+      return 'a TCP reset: a network load balancer (NLB), NAT gateway or firewall dropped the idle flow';
+    default:
+      return 'the connection ended without a recognisable closing sequence';
+  }
+}
+
+const HOP_ADVICE: Partial<Record<CheckId, string>> = {
+  dns: 'check the host name and the resolver',
+  tcp: 'check that the load balancer or service listens on that port and that no firewall drops it',
+  tls: 'check the certificate and the TLS settings of the first hop',
+};
+
+export function buildVerdict(checks: readonly Check[], ctx?: VerdictContext): Verdict {
   const by = new Map<CheckId, Check>(checks.map((c) => [c.id, c]));
   const status = (id: CheckId) => by.get(id)?.status ?? 'skip';
   const fixes: Fix[] = [];
@@ -91,10 +139,17 @@ export function buildVerdict(checks: readonly Check[]): Verdict {
         advice: 'Nothing serves WebSocket at this path (404): check the URL and the proxy routes.',
         lines: [],
       });
+    else if (upgradeStatus === 502 && SIDECAR_CLOSED.test(String(upgrade.data.body ?? '')))
+      push('ws.upgrade', {
+        problem: 'upstream-closed',
+        advice:
+          "The backend is up but ended the upgrade without answering (the socketlens sidecar saw it close or reset the connection): it does not serve WebSocket at this path (Socket.IO, for one, drops upgrades outside /socket.io/). Check the path and the backend's routes.",
+        lines: [],
+      });
     else if (upgradeStatus !== null && upgradeStatus >= 500)
       push('ws.upgrade', {
         problem: 'upstream-error',
-        advice: `A hop answered ${upgradeStatus}: it could not reach a healthy backend.`,
+        advice: `A hop answered ${upgradeStatus}: its backend is down, or closed the upgrade without answering. The hop's error log says which (nginx: "connect() failed" vs "upstream prematurely closed connection").`,
         lines: [],
       });
     else if (upgradeStatus === 101)
@@ -102,6 +157,12 @@ export function buildVerdict(checks: readonly Check[]): Verdict {
         problem: 'upgrade-incomplete',
         advice: 'The 101 lacks Upgrade: websocket / Connection: Upgrade; browsers refuse it.',
         lines: NGINX_UPGRADE_LINES,
+      });
+    else if (upgradeStatus === null && (upgrade.data.ended === 'fin' || upgrade.data.ended === 'rst'))
+      push('ws.upgrade', {
+        problem: 'upgrade-closed',
+        advice: `The server at ${ctx?.hostPort ?? 'the URL'} ${upgrade.data.ended === 'fin' ? 'closed' : 'reset'} the connection without answering the upgrade: it is up, but nothing there accepts WebSocket at this path (Socket.IO, for one, drops upgrades outside /socket.io/). Check the path.`,
+        lines: [],
       });
     else push('ws.upgrade', { problem: 'upgrade-failed', advice: `No 101 (${upgrade.summary}).`, lines: [] });
   }
@@ -119,17 +180,17 @@ export function buildVerdict(checks: readonly Check[]): Verdict {
     const keep = by.get('ws.keepalive');
     const kept = keep?.status === 'ok';
     const interval = keep?.data.pingIntervalMs as number | undefined;
+    const end = idle.data.end as { how: string; code: number | null } | null;
+    // Half the cut leaves room for one lost ping; never above the interval that was proven.
+    const heartbeat = kept && interval ? interval : Math.max(1000, Math.floor(idleMs / 2 / 1000) * 1000);
     push('ws.idle', {
       problem: 'idle-timeout',
       advice:
-        `A hop cuts connections after ${seconds(idleMs)} without traffic. Raise the LB/proxy idle timeout above your heartbeat interval, ` +
-        `or ping more often than every ${seconds(idleMs)}` +
-        (kept && interval ? ` (pings every ${interval} ms kept a connection alive).` : '.'),
-      lines: [
-        '# nginx:   proxy_read_timeout 3600s; proxy_send_timeout 3600s;',
-        '# HAProxy: timeout tunnel 1h',
-        '# AWS ALB: idle_timeout.timeout_seconds = 3600',
-      ],
+        `Quiet connections are cut after ${seconds(idleMs)}; who: ${whoCut(end, idleMs)}. ` +
+        `Keep them alive with a heartbeat every ${seconds(heartbeat)} or less` +
+        (kept && interval ? ` (pings every ${seconds(interval)} kept one open through the cut)` : '') +
+        ', or raise the idle timeout of that hop above your heartbeat:',
+      lines: end?.how === 'close-frame' ? [] : idleTimeoutLines(idleMs),
     });
   }
   if (status('ws.keepalive') === 'fail')
@@ -157,6 +218,30 @@ export function buildVerdict(checks: readonly Check[]): Verdict {
       lines: [],
     });
 
+  // Every failed check gets a fix, so "fix the problems below" never lists nothing.
+  const covered = new Set(fixes.map((f) => f.problem));
+  const FIX_OF: Partial<Record<CheckId, string[]>> = {
+    tls: ['tls-host-mismatch', 'tls-untrusted', 'tls-expiring'],
+    'ws.upgrade': [
+      'upgrade-stripped',
+      'upgrade-rejected',
+      'upgrade-not-found',
+      'upstream-closed',
+      'upstream-error',
+      'upgrade-incomplete',
+      'upgrade-closed',
+      'upgrade-failed',
+    ],
+    'ws.accept': ['accept-mismatch'],
+    'ws.idle': ['idle-timeout'],
+    'ws.keepalive': ['keepalive-failed'],
+    sse: ['sse-buffered', 'sse-content-type'],
+  };
+  for (const c of checks) {
+    if (c.status !== 'fail' || (FIX_OF[c.id] ?? []).some((p) => covered.has(p))) continue;
+    fixes.push({ severity: 'fail', ...genericFix(c, ctx) });
+  }
+
   const wsUsable =
     status('ws.upgrade') === 'ok' &&
     status('ws.accept') === 'ok' &&
@@ -169,11 +254,69 @@ export function buildVerdict(checks: readonly Check[]): Verdict {
   const healthy = !checks.some((c) => c.status === 'fail');
 
   const name = { websocket: 'WebSocket', sse: 'SSE', 'long-poll': 'long-poll', none: 'nothing' }[transport];
+  const offered = (['ws.upgrade', 'sse', 'poll'] as const).filter(
+    (id) => by.get(id)?.data.offered !== false && status(id) !== 'skip',
+  );
   let summary: string;
-  if (transport === 'none') summary = 'No real-time transport works through this path.';
-  else if (healthy) summary = `Healthy: use ${name}.`;
+  let ok = healthy;
+  if (transport === 'none') {
+    ok = false;
+    const first = checks.find((c) => c.status === 'fail');
+    if (first) summary = `Nothing works through this path. First failure: ${hopPhrase(first, ctx)}.`;
+    else if (offered.length === 0) {
+      summary = 'No real-time transport is offered here: point the URL, --sse and --poll at the right paths.';
+      fixes.push({
+        problem: 'nothing-offered',
+        severity: 'fail',
+        advice: `Nothing answered as a WebSocket, SSE or long-poll endpoint (${notOffered(checks)}).`,
+        lines: [],
+      });
+    } else summary = 'No real-time transport works through this path.';
+  } else if (healthy) summary = `Healthy: use ${name}.`;
   else if (transport === 'websocket') summary = 'Use WebSocket, and fix the problems below.';
   else
-    summary = `Use ${name} for now; WebSocket does not work through this path until the problems below are fixed.`;
-  return { transport, healthy, summary, fixes };
+    summary = `Use ${name} for now; ${status('ws.upgrade') === 'fail' ? 'WebSocket does not work through this path' : 'some checks failed'} until the problems below are fixed.`;
+  return { transport, healthy: ok, summary, fixes };
+}
+
+/** "WebSocket at /x (HTTP 404), SSE at /sse (HTTP 426)": what was looked for and not found. */
+function notOffered(checks: readonly Check[]): string {
+  const label: Partial<Record<CheckId, string>> = {
+    'ws.upgrade': 'WebSocket',
+    sse: 'SSE',
+    poll: 'long-poll',
+  };
+  return checks
+    .filter((c) => c.data.offered === false)
+    .map((c) => `${label[c.id]}: ${c.summary.replace(/; (pass|use) .*$/, '')}`)
+    .join('; ');
+}
+
+/** The first failing hop, named for a person at 2 a.m.: where, what was seen, what to check. */
+function hopPhrase(c: Check, ctx?: VerdictContext): string {
+  const at = ctx?.hostPort ?? 'the first hop';
+  if (c.id === 'dns') return `DNS (${c.summary}); ${HOP_ADVICE.dns}`;
+  if (c.id === 'tcp') return `TCP to ${at} (${c.summary}); ${HOP_ADVICE.tcp}`;
+  if (c.id === 'tls') return `TLS at ${at} (${c.summary}); ${HOP_ADVICE.tls}`;
+  if (c.id === 'ws.upgrade') {
+    const st = c.data.status as number | null;
+    if (st !== null && st >= 500)
+      return `the hop at ${at} is up but its backend is not usable (${c.summary})`;
+    return `the server at ${at} (${c.summary})`;
+  }
+  return `${c.title} at ${at} (${c.summary})`;
+}
+
+/** A fix for a failed check that no specific rule explains: what failed, and where to look. */
+function genericFix(c: Check, ctx?: VerdictContext): Omit<Fix, 'severity'> {
+  const path = (c.data.path as string | undefined) ?? '';
+  if ((c.id === 'sse' || c.id === 'poll') && c.data.offered === false)
+    return {
+      problem: `${c.id}-not-offered`,
+      advice: `${c.id === 'sse' ? 'SSE' : 'Long-poll'} was asked for at ${path}, but ${c.summary.replace(`${path}: `, '')} there: check the path (--${c.id}) and the routes of every hop.`,
+      lines: [],
+    };
+  const where =
+    c.id === 'dns' || c.id === 'tcp' || c.id === 'tls' ? `${hopPhrase(c, ctx)}` : `${c.title}: ${c.summary}`;
+  return { problem: `${c.id}-failed`, advice: `${where}.`, lines: [] };
 }

@@ -251,10 +251,23 @@ async function handleUpgrade(
   upReq.on('error', (err: NodeJS.ErrnoException) => {
     if (!settle()) return;
     abandon('upstream_unavailable', 502, err.code ?? err.message);
-    writeRawError(socket, 502, `socketlens: the backend is unavailable (${err.code ?? err.message})`);
+    writeRawError(socket, 502, backendFailureText(err));
   });
 
   upReq.end();
+}
+
+/**
+ * The 502 body says which failure the sidecar saw: a backend it could not reach, or one that
+ * took the upgrade request and then closed (Node: "socket hang up") or reset the connection
+ * without answering, which means the backend is up but refuses WebSocket on this path.
+ */
+export function backendFailureText(err: NodeJS.ErrnoException): string {
+  if (err.message === 'socket hang up')
+    return 'socketlens: the backend closed the connection without answering the upgrade';
+  if (err.code === 'ECONNRESET')
+    return 'socketlens: the backend reset the connection without answering the upgrade';
+  return `socketlens: the backend is unreachable (${err.code ?? err.message})`;
 }
 
 /**

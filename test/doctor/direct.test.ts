@@ -40,9 +40,9 @@ describe('doctor against a non-echo server', { timeout: 20_000 }, () => {
       'chat.v2',
       '--timeout',
       '1s',
-      '--sse-path',
+      '--sse',
       'none',
-      '--poll-path',
+      '--poll',
       'none',
     ]);
     assert.equal(r.code, 0, r.stdout);
@@ -77,9 +77,9 @@ describe('doctor against a non-echo server', { timeout: 20_000 }, () => {
       'chat.v1',
       '--timeout',
       '1s',
-      '--sse-path',
+      '--sse',
       'none',
-      '--poll-path',
+      '--poll',
       'none',
     ]);
     assert.equal(r.code, 0);

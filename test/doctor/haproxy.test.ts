@@ -1,5 +1,6 @@
 // `socketlens doctor --idle-probe` through the lab's real HAProxy idle hop (an ALB stand-in):
 // the quiet connection's cut is measured, and pings are shown to keep a connection alive.
+import { seconds } from '../../doctor/verdict.js';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type HaproxyHop, startHaproxy } from '../../lab/runner/components/haproxy.js';
@@ -25,16 +26,7 @@ describe('doctor through the HAProxy idle hop', { timeout: 30_000 }, () => {
 
   it('measures the idle cut within 10% and shows that pings keep the connection alive', async (t) => {
     const r = await runDoctorCli(
-      [
-        `ws://127.0.0.1:${hop.port}/ws`,
-        '--json',
-        '--idle-probe',
-        '6s',
-        '--sse-path',
-        'none',
-        '--poll-path',
-        'none',
-      ],
+      [`ws://127.0.0.1:${hop.port}/ws`, '--json', '--idle-probe', '6s', '--sse', 'none', '--poll', 'none'],
       25_000,
     );
     assert.equal(r.code, 1, r.stderr);
@@ -68,11 +60,25 @@ describe('doctor through the HAProxy idle hop', { timeout: 30_000 }, () => {
 
     const fix = fixOf(report, 'idle-timeout');
     assert.equal(fix.severity, 'fail');
+    // The timeout chain: the measured cut, the hop that made it (a FIN: a proxy, not the server),
+    // the heartbeat proven to keep a connection alive, and the lines for each common hop.
     assert.equal(
       fix.advice,
-      'A hop cuts connections after 2 s without traffic. Raise the LB/proxy idle timeout above your heartbeat interval, ' +
-        'or ping more often than every 2 s (pings every 600 ms kept a connection alive).',
+      `Quiet connections are cut after ${seconds(measured)}; who: a proxy or load balancer closed TCP without a close frame (clients see 1006): ` +
+        'nginx proxy_read_timeout, HAProxy timeout tunnel or an ALB/ELB idle timeout. ' +
+        'Keep them alive with a heartbeat every 600 ms or less (pings every 600 ms kept one open through the cut), ' +
+        'or raise the idle timeout of that hop above your heartbeat:',
     );
+    assert.deepEqual(fix.lines, [
+      '# nginx (proxy_read_timeout, default 60s), in the WebSocket location:',
+      'proxy_read_timeout 3600s;',
+      'proxy_send_timeout 3600s;',
+      '# HAProxy (timeout tunnel governs upgraded connections), in the backend or defaults:',
+      'timeout tunnel 3600s',
+      'timeout client-fin 30s',
+      '# AWS ALB (idle timeout, default 60 s, at most 4000 s):',
+      'aws elbv2 modify-load-balancer-attributes --load-balancer-arn <arn> --attributes Key=idle_timeout.timeout_seconds,Value=3600',
+    ]);
     assert.equal(report.verdict.transport, 'websocket');
     assert.equal(report.verdict.healthy, false);
   });

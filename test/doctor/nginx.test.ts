@@ -115,7 +115,7 @@ describe('doctor through nginx', { timeout: 60_000 }, () => {
   });
 
   it('human report: marks per check on stdout, progress on stderr', async () => {
-    const r = await runDoctorCli([`${wss}/ws`, '--insecure', '--sse-path', 'none', '--poll-path', 'none']);
+    const r = await runDoctorCli([`${wss}/ws`, '--insecure', '--sse', 'none', '--poll', 'none']);
     assert.equal(r.code, 0);
     const lines = r.stdout.split('\n');
     assert.equal(lines[0], `socketlens doctor ${wss}/ws`);
@@ -126,7 +126,7 @@ describe('doctor through nginx', { timeout: 60_000 }, () => {
       lines.some((l) => l.startsWith('✓ Sec-WebSocket-Accept       verified against the key sent (')),
     );
     assert.ok(lines.some((l) => l.startsWith('! TLS                        TLSv1.3 ')));
-    assert.ok(lines.includes('- SSE                        skipped (--sse-path none)'));
+    assert.ok(lines.includes('- SSE                        skipped (--sse none)'));
     assert.ok(lines.includes('Verdict: Healthy: use WebSocket.'));
     assert.deepEqual(r.stderr.split('\n'), [
       `… Connecting to 127.0.0.1:${edge.httpsPort} (DNS, TCP, TLS)`,
@@ -140,9 +140,9 @@ describe('doctor through nginx', { timeout: 60_000 }, () => {
     const r = await runDoctorCli([
       `${wss}/stripped/ws`,
       '--insecure',
-      '--sse-path',
+      '--sse',
       '/stripped/sse',
-      '--poll-path',
+      '--poll',
       '/stripped/poll',
     ]);
     assert.equal(r.code, 1);
@@ -163,9 +163,9 @@ describe('doctor through nginx', { timeout: 60_000 }, () => {
       `${wss}/stripped/ws`,
       '--insecure',
       '--json',
-      '--sse-path',
+      '--sse',
       'none',
-      '--poll-path',
+      '--poll',
       'none',
     ]);
     assert.equal(j.code, 1);
@@ -187,9 +187,9 @@ describe('doctor through nginx', { timeout: 60_000 }, () => {
       `${wss}/ws`,
       '--insecure',
       '--json',
-      '--sse-path',
+      '--sse',
       '/buffered/sse',
-      '--poll-path',
+      '--poll',
       '/buffered/poll',
     ]);
     assert.equal(r.code, 1);
@@ -222,9 +222,9 @@ describe('doctor through nginx', { timeout: 60_000 }, () => {
       '--json',
       '--timeout',
       '2s',
-      '--sse-path',
+      '--sse',
       '/buffered/sse?endless',
-      '--poll-path',
+      '--poll',
       'none',
     ]);
     assert.equal(r.code, 1);

@@ -44,10 +44,10 @@ describe('doctor units', () => {
 
   it('resolves side paths on the same origin only', () => {
     const t = parseTarget('wss://example.com:8443/ws');
-    assert.equal(resolveSidePath(t, 'sse-path', '/events'), '/events');
-    assert.equal(resolveSidePath(t, 'sse-path', 'https://example.com:8443/e?x=1'), '/e?x=1');
-    assert.equal(resolveSidePath(t, 'sse-path', 'none'), null);
-    assert.throws(() => resolveSidePath(t, 'sse-path', 'https://example.com/e'), /same origin/);
+    assert.equal(resolveSidePath(t, 'sse', '/events'), '/events');
+    assert.equal(resolveSidePath(t, 'sse', 'https://example.com:8443/e?x=1'), '/e?x=1');
+    assert.equal(resolveSidePath(t, 'sse', 'none'), null);
+    assert.throws(() => resolveSidePath(t, 'sse', 'https://example.com/e'), /same origin/);
   });
 
   it('computes Sec-WebSocket-Accept as in RFC 6455 section 1.3', () => {

@@ -52,8 +52,8 @@ describe('doctor usage', { timeout: 20_000 }, () => {
 
   it('rejects an SSE path on another origin', () =>
     usageError(
-      ['wss://a.example/ws', '--sse-path', 'https://b.example/sse'],
-      'socketlens doctor: --sse-path: "https://b.example/sse" must be on the same origin as the URL (https://a.example)',
+      ['wss://a.example/ws', '--sse', 'https://b.example/sse'],
+      'socketlens doctor: --sse: "https://b.example/sse" must be on the same origin as the URL (https://a.example)',
     ));
 
   it('--help documents every option and the exit codes', async () => {
