@@ -200,7 +200,6 @@ export const METRICS = {
     labels: [],
     buckets: DURATION_S_BUCKETS,
     reveals: 'idle_timeout',
-    exemplars: true,
   },
   longpollActive: {
     name: 'longpoll_requests_active',
