@@ -7,6 +7,7 @@
  * of the measured cut) for twice the measured cut, which no quiet connection survived.
  */
 import { randomBytes } from 'node:crypto';
+import { humanDuration } from '../proxy/config/units.js';
 import { openConnection } from './connect.js';
 import { DoctorError, describeError } from './errors.js';
 import { expectedAccept, extensionNames } from './handshake.js';
@@ -78,7 +79,7 @@ export interface IdleResult {
 
 export async function probeIdle(opts: DoctorOptions, onStep: (title: string) => void): Promise<IdleResult> {
   const heartbeat = opts.heartbeatMs || ASSUMED_HEARTBEAT_MS;
-  onStep(`Idle timeout: holding a quiet WebSocket for up to ${opts.idleProbeMs} ms`);
+  onStep(`Idle timeout: holding a quiet WebSocket for up to ${humanDuration(opts.idleProbeMs)}`);
   const t0 = performance.now();
   let quiet: Awaited<ReturnType<typeof openSession>>;
   try {
@@ -145,7 +146,7 @@ export async function probeIdle(opts: DoctorOptions, onStep: (title: string) => 
   const interval = opts.pingIntervalMs || defaultPingInterval(idleMs);
   // Twice the cut: a connection that outlives that has been saved by its pings, not by luck.
   const holdMs = Math.min(opts.idleProbeMs, Math.max(2 * idleMs, idleMs + 2 * interval));
-  onStep(`Keep-alive: pinging every ${interval} ms for ${Math.round(holdMs)} ms`);
+  onStep(`Keep-alive: pinging every ${humanDuration(interval)} for ${humanDuration(holdMs)}`);
   const t1 = performance.now();
   let pinger: Awaited<ReturnType<typeof openSession>>;
   try {

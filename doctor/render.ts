@@ -3,6 +3,7 @@
  * verdict and its fixes. Progress goes to stderr while the steps run; on a terminal each
  * progress line is erased once its checks are printed.
  */
+import { humanDuration } from '../proxy/config/units.js';
 import type { Check, CheckStatus, DoctorReport, ProgressSink } from './report.js';
 
 export const MARKS: Record<CheckStatus, string> = { ok: '✓', warn: '!', fail: '✗', skip: '-' };
@@ -21,7 +22,7 @@ export function renderVerdict(report: DoctorReport): string {
     lines.push(`  ${MARKS[fix.severity]} ${fix.problem}: ${fix.advice}`);
     for (const l of fix.lines) lines.push(`        ${l}`);
   }
-  lines.push(`  (${report.durationMs} ms, exit ${report.exitCode})`, '');
+  lines.push(`  (${humanDuration(report.durationMs)}, exit ${report.exitCode})`, '');
   return lines.join('\n');
 }
 

@@ -2,6 +2,7 @@
  * Step 6: from the checks, the transport to use (the fallback ladder: WebSocket, then SSE,
  * then long-poll) and, for each problem found, the likely fix.
  */
+import { humanDuration } from '../proxy/config/units.js';
 import type { Check, CheckId, Fix, Transport, Verdict } from './report.js';
 
 export const NGINX_UPGRADE_LINES = [
@@ -27,12 +28,8 @@ export const NGINX_STREAM_LINES = [
 /** Statuses that mean a hop dropped the Upgrade header pair and the backend saw a plain GET. */
 const STRIPPED_STATUSES = new Set([200, 400, 426]);
 
-/** A duration for people: "850 ms", "2.9 s", "75 s". Exact figures stay in --json. */
-export function seconds(msValue: number): string {
-  if (msValue < 1000) return `${Math.round(msValue)} ms`;
-  if (msValue < 10_000) return `${(Math.round(msValue / 100) / 10).toFixed(1)} s`;
-  return `${Math.round(msValue / 1000)} s`;
-}
+/** A duration for people ("850 ms", "2.9 s", "75 s"); exact figures stay in --json. */
+export const seconds = humanDuration;
 
 /** What the verdict needs to know beyond the checks: where the probes went. */
 export interface VerdictContext {

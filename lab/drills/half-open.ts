@@ -4,6 +4,7 @@
  * sidecar keeps counting the connection as active; with its heartbeat (interval × misses) it ends
  * it and counts the misses.
  */
+import { humanDuration } from '../../proxy/config/units.js';
 import { METRICS } from '../../proxy/metrics/definitions.js';
 import type { LabEnvironment } from '../env/types.js';
 import { check, type Drill, type Series } from './types.js';
@@ -51,11 +52,15 @@ export const drill: Drill = {
   title: 'Half-open (zombie) connection',
   async run(env, { log }) {
     const without = await blackholed(env, false, ZOMBIE_WAIT_MS);
-    log(`no heartbeat: active=${without.active} after ${ZOMBIE_WAIT_MS} ms`);
+    log(
+      `without a heartbeat: ${without.active} connection still counted active ${humanDuration(ZOMBIE_WAIT_MS)} after the link went dead`,
+    );
     await env.releaseAll();
     const bound = (MISSES + 1) * INTERVAL_MS + TOLERANCE_MS;
     const withHb = await blackholed(env, true, bound + 3000);
-    log(`heartbeat: ended after ${withHb.endedAt} ms, misses=${withHb.misses}`);
+    log(
+      `with the heartbeat: the sidecar closed the dead connection after ${withHb.endedAt === null ? 'no end seen' : humanDuration(withHb.endedAt)}, ${withHb.misses} missed pongs`,
+    );
     const series: Series[] = [
       {
         id: 'zombie',

@@ -10,6 +10,7 @@
  */
 import type { BackoffOptions } from '../client/backoff.js';
 import { countByKind, peakAttemptsPerWindow, spawnSwarm, timeUntilAllBack } from '../client/swarm.js';
+import { humanDuration } from '../../proxy/config/units.js';
 import { METRICS } from '../../proxy/metrics/definitions.js';
 import type { LabEnvironment } from '../env/types.js';
 import { check, type Drill } from './types.js';
@@ -140,12 +141,12 @@ export const drill: Drill = {
   async run(env, { log }) {
     const fixed = await storm(env, FIXED, 1);
     log(
-      `fixed: peak ${fixed.peakSwarm}/100ms (swarm, pid ${fixed.swarmPid}), ${fixed.peakSidecar}/100ms (sidecar 101s), counter max +${fixed.peakCounter}/sample, back in ${fixed.backMs?.toFixed(0)} ms`,
+      `fixed backoff: at most ${fixed.peakSwarm} reconnect attempts in 100 ms (client swarm, pid ${fixed.swarmPid}), ${fixed.peakSidecar} handshakes seen by the sidecar in 100 ms, its opened-connections counter rose by at most ${fixed.peakCounter} in 100 ms; ${fixed.backMs === null ? 'not all back' : `all back in ${humanDuration(fixed.backMs)}`}`,
     );
     await env.releaseAll();
     const jitter = await storm(env, JITTER, 1000);
     log(
-      `jitter: peak ${jitter.peakSwarm}/100ms (swarm), ${jitter.peakSidecar}/100ms (sidecar 101s), counter max +${jitter.peakCounter}/sample, back in ${jitter.backMs?.toFixed(0)} ms`,
+      `jittered backoff: at most ${jitter.peakSwarm} reconnect attempts in 100 ms (client swarm), ${jitter.peakSidecar} handshakes seen by the sidecar in 100 ms, its opened-connections counter rose by at most ${jitter.peakCounter} in 100 ms; ${jitter.backMs === null ? 'not all back' : `all back in ${humanDuration(jitter.backMs)}`}`,
     );
     const ratioSwarm = fixed.peakSwarm / Math.max(1, jitter.peakSwarm);
     const ratioSidecar = fixed.peakSidecar / Math.max(1, jitter.peakSidecar);

@@ -41,6 +41,18 @@ export function formatDuration(ms: number): string {
   return `${ms}ms`;
 }
 
+/**
+ * A measured duration for people: "850 ms", "2.9 s", "75 s", "12 min". Reports round here;
+ * --json keeps the exact figure.
+ */
+export function humanDuration(ms: number): string {
+  if (!Number.isFinite(ms)) return String(ms);
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 10_000) return `${(Math.round(ms / 100) / 10).toFixed(1)} s`;
+  if (ms < 600_000) return `${Math.round(ms / 1000)} s`;
+  return `${Math.round(ms / 60_000)} min`;
+}
+
 export function formatBytes(n: number): string {
   if (n !== 0 && n % 1024 ** 2 === 0) return `${n / 1024 ** 2}MiB`;
   if (n !== 0 && n % 1024 === 0) return `${n / 1024}KiB`;

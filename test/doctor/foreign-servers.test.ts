@@ -102,6 +102,9 @@ describe('doctor against Python websockets (an echo server answering plain GETs 
     const out = r.stdout.split('\n');
     const at = out.indexOf('Verdict: Use WebSocket, and fix the problems below.');
     assert.ok(at > 0, r.stdout);
+    // Figures are rounded for people: no long fractions anywhere in the report.
+    assert.deepEqual(r.stdout.match(/\d+\.\d{2,}/g), null);
+    assert.match(out[at + 3], /^ {2}\((\d+ ms|\d\.\d s|\d+ s), exit 1\)$/);
     assert.equal(
       out[at + 2],
       '  ✗ sse-not-offered: SSE was asked for at /sse, but HTTP 426 there: check the path (--sse) and the routes of every hop.',

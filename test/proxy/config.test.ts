@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseArgs } from '../../proxy/config/load.js';
 import { resolveSidecarConfig, SIDECAR_OPTIONS } from '../../proxy/config/sidecar-options.js';
-import { parseBytes, parseDuration } from '../../proxy/config/units.js';
+import { humanDuration, parseBytes, parseDuration } from '../../proxy/config/units.js';
 import { ConfigError } from '../../proxy/errors.js';
 
 const resolve = (argv: string[], env: NodeJS.ProcessEnv = {}) =>
@@ -118,5 +118,19 @@ describe('configuration', () => {
     assert.equal(help.status, 0);
     for (const o of SIDECAR_OPTIONS)
       assert.ok(help.stdout.includes(`--${o.flag}`), `--help documents --${o.flag}`);
+  });
+});
+
+describe('durations for people', () => {
+  it('rounds measured durations: ms under a second, one decimal under 10 s, whole seconds, then minutes', () => {
+    assert.deepEqual([0.4, 849.6, 2922.0402969999996, 9949, 75_300, 599_499, 720_000].map(humanDuration), [
+      '0 ms',
+      '850 ms',
+      '2.9 s',
+      '9.9 s',
+      '75 s',
+      '599 s',
+      '12 min',
+    ]);
   });
 });
