@@ -3,10 +3,11 @@
  * server, and graceful shutdown. `startSidecar()` is what the CLI, the lab and the tests call.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { createAdminServer, type AdminRoute } from './admin/server.js';
 import type { SidecarConfig } from './config/sidecar-options.js';
 import { createContext, type SidecarContext } from './context.js';
+import { ConfigError } from './errors.js';
 import { createClientErrorHandler } from './http/client-errors.js';
 import { type FaultLogger, FaultRegistry } from './faults/registry.js';
 import { createHttpHandler } from './http/forward.js';
@@ -40,14 +41,44 @@ export interface Sidecar {
   close(): Promise<void>;
 }
 
-function listen(server: http.Server, host: string, port: number): Promise<AddressInfo> {
+/** Which listener, named by the option that sets its address. */
+type Listener = { name: 'proxy' | 'admin'; flag: '--listen' | '--admin' };
+
+function listen(server: http.Server, host: string, port: number, which: Listener): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    const onError = (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EADDRINUSE') return reject(err);
+      freePortNear(host, port).then((free) =>
+        reject(
+          new ConfigError(
+            which.flag,
+            `the ${which.name} listener cannot start: address already in use: ${hostForUrl(host)}:${port} (another process listens there)` +
+              (free === null
+                ? '; pick another port'
+                : `; pick another port, e.g. ${which.flag} ${hostForUrl(host)}:${free}`),
+          ),
+        ),
+      );
+    };
+    server.once('error', onError);
     server.listen(port, host, () => {
-      server.removeListener('error', reject);
+      server.removeListener('error', onError);
       resolve(server.address() as AddressInfo);
     });
   });
+}
+
+/** The first port after `port` (up to 20 further) that can be bound on `host` right now, or null. */
+async function freePortNear(host: string, port: number): Promise<number | null> {
+  for (let p = port + 1; p <= Math.min(65535, port + 20); p++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const probe = net.createServer();
+      probe.once('error', () => resolve(false));
+      probe.listen({ port: p, host, exclusive: true }, () => probe.close(() => resolve(true)));
+    });
+    if (ok) return p;
+  }
+  return null;
 }
 
 function hostForUrl(host: string): string {
@@ -88,13 +119,19 @@ export async function startSidecar(config: SidecarConfig, opts: SidecarOptions =
   server.on('upgrade', createUpgradeHandler(ctx));
   server.on('clientError', createClientErrorHandler(ctx.metrics));
 
-  const addr = await listen(server, config.listen.host, config.listen.port);
+  const addr = await listen(server, config.listen.host, config.listen.port, {
+    name: 'proxy',
+    flag: '--listen',
+  });
   let admin: http.Server | null = null;
   let adminAddr: AddressInfo | null = null;
   if (config.admin) {
     admin = createAdminServer(ctx, opts.adminRoutes);
     try {
-      adminAddr = await listen(admin, config.admin.host, config.admin.port);
+      adminAddr = await listen(admin, config.admin.host, config.admin.port, {
+        name: 'admin',
+        flag: '--admin',
+      });
     } catch (err) {
       server.close();
       throw err;

@@ -1,7 +1,7 @@
 /** `socketlens proxy`: run the sidecar in front of a backend until SIGTERM or SIGINT. */
 import { SUMMARIES } from '../summaries.js';
 import { renderHelp } from '../../proxy/config/help.js';
-import { parseArgs } from '../../proxy/config/load.js';
+import { parseArgs, unknownEnvVariables } from '../../proxy/config/load.js';
 import { resolveSidecarConfig, SIDECAR_OPTIONS } from '../../proxy/config/sidecar-options.js';
 import { buildChecks } from '../../proxy/policy/checks.js';
 import { startSidecar } from '../../proxy/sidecar.js';
@@ -33,6 +33,8 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
     process.stderr.write(`socketlens proxy: unexpected argument "${args.positionals[0]}" (see --help)\n`);
     return 2;
   }
+  for (const line of unknownEnvVariables(SIDECAR_OPTIONS, env))
+    process.stderr.write(`socketlens proxy: ${line}\n`);
   const config = resolveSidecarConfig(args, env);
   const stopTracing = await setupTracingFromEnv(env);
   const checks = await buildChecks(config);

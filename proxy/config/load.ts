@@ -14,6 +14,7 @@ import {
   type OptionValue,
   sourceName,
 } from './schema.js';
+import { didYouMean } from './suggest.js';
 
 export const ENV_PREFIX = 'SOCKETLENS';
 
@@ -59,7 +60,11 @@ export function parseArgs(argv: readonly string[], specs: readonly OptionSpec[])
       spec = byFlag.get(name);
       value = 'false';
     }
-    if (!spec) throw new ConfigError(`--${name}`, 'unknown option (see --help)');
+    if (!spec)
+      throw new ConfigError(
+        `--${name}`,
+        `unknown option${didYouMean(name, byFlag.keys(), (k) => `--${k}`)} (see --help)`,
+      );
     if (value === undefined) {
       if (spec.kind === 'bool') value = 'true';
       else {
@@ -85,20 +90,71 @@ function readConfigFile(path: string): Record<string, unknown> {
     throw new ConfigError('--config', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`);
   }
   let data: unknown;
+  const json = /\.json$/i.test(path);
   try {
-    data = /\.json$/i.test(path) ? JSON.parse(text) : parseYaml(text);
+    data = json ? JSON.parse(text) : parseYaml(text);
   } catch (err) {
-    const first = String((err as Error).message).split('\n')[0];
-    throw new ConfigError(
-      '--config',
-      `${path} is not valid ${/\.json$/i.test(path) ? 'JSON' : 'YAML'}: ${first}`,
-    );
+    throw new ConfigError('--config', syntaxProblem(path, text, err, json));
   }
   if (data === null || data === undefined) return {};
   if (typeof data !== 'object' || Array.isArray(data))
     throw new ConfigError('--config', `${path} must hold an object of options`);
   return data as Record<string, unknown>;
 }
+
+/**
+ * Where a config file stops parsing, as one line a person can act on: file, line and column,
+ * the parser's complaint, and the offending line itself.
+ */
+function syntaxProblem(path: string, text: string, err: unknown, json: boolean): string {
+  let message = String((err as Error).message).split('\n')[0];
+  let line: number | null = null;
+  let col: number | null = null;
+  const yamlPos = (err as { linePos?: Array<{ line: number; col: number }> }).linePos?.[0];
+  if (yamlPos) {
+    line = yamlPos.line;
+    col = yamlPos.col;
+    message = message.replace(/ at line \d+, column \d+:?$/, '');
+  } else {
+    const at = /at position (\d+)/.exec(message);
+    if (at) {
+      const before = text.slice(0, Number(at[1]));
+      line = before.split('\n').length;
+      col = Number(at[1]) - before.lastIndexOf('\n');
+      message = message.replace(/ in JSON at position \d+.*$/, '');
+    }
+  }
+  const kind = json ? 'JSON' : 'YAML';
+  if (line === null) return `${path} is not valid ${kind}: ${message}`;
+  const source = (text.split(/\r?\n/)[line - 1] ?? '').trim();
+  return `${path} line ${line}, column ${col}: not valid ${kind}: ${message}: "${source.slice(0, 80)}"`;
+}
+
+/**
+ * SOCKETLENS_* variables in `env` that no option (and no other part of socketlens) reads, each
+ * as one line naming the nearest known variable. A mistyped variable would otherwise be
+ * silently ignored.
+ */
+export function unknownEnvVariables(
+  specs: readonly OptionSpec[],
+  env: NodeJS.ProcessEnv,
+  envPrefix = ENV_PREFIX,
+): string[] {
+  const known = [
+    ...specs.filter((s) => !s.noEnv).map((s) => envName(envPrefix, s.flag)),
+    `${envPrefix}_CONFIG`,
+  ];
+  const knownSet = new Set([...known, ...OTHER_VARIABLES.map((v) => `${envPrefix}_${v}`)]);
+  const out: string[] = [];
+  for (const name of Object.keys(env).sort()) {
+    if (!name.startsWith(`${envPrefix}_`) || knownSet.has(name)) continue;
+    out.push(`${name} is not a setting and is ignored${didYouMean(name, known)}`);
+  }
+  return out;
+}
+
+/** SOCKETLENS_* variables read by the lab and the compose files, not by a command's options. */
+const OTHER_VARIABLES = ['LAB_DIR', 'LAB_KEEP', 'COMPOSE_DIR', 'IMAGE_TAG'];
 
 /**
  * Resolves every option to a typed value keyed by its camelCase name.
@@ -120,7 +176,15 @@ export function resolveOptions<const L extends readonly OptionSpec[]>(
   const fileValues = new Map<OptionSpec, unknown>();
   for (const [key, value] of Object.entries(file)) {
     const spec = byKey.get(key);
-    if (!spec || spec.flag === 'config') throw new ConfigError(`config key "${key}"`, 'unknown option');
+    if (!spec || spec.flag === 'config')
+      throw new ConfigError(
+        `config key "${key}"`,
+        `unknown option${didYouMean(
+          key,
+          specs.filter((s) => s.flag !== 'config').map((s) => (key.includes('-') ? s.flag : camel(s.flag))),
+          (k) => `"${k}"`,
+        )}`,
+      );
     fileValues.set(spec, value);
   }
 

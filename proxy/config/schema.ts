@@ -131,6 +131,15 @@ export function coerce(spec: OptionSpec, raw: unknown, field: string): OptionVal
     case 'url': {
       const s = text();
       let u: URL;
+      // "localhost:3102" parses as a URL with scheme "localhost:": catch it before.
+      if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(s)) {
+        const bare = /^[\w.-]+:\d+(\/.*)?$|^\[[0-9a-fA-F:.]+\]:\d+(\/.*)?$|^[\w.-]+(\/.*)?$/.test(s);
+        return fail(
+          bare
+            ? `"${s}" has no scheme: did you mean http://${s}?`
+            : `"${s}" is not a URL (expected e.g. http://127.0.0.1:3000)`,
+        );
+      }
       try {
         u = new URL(s);
       } catch {
