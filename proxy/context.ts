@@ -6,6 +6,7 @@ import type { FaultRegistry } from './faults/registry.js';
 import { SidecarMetrics } from './metrics/registry.js';
 import { type CloseLogger, jsonLineLogger, silentLogger } from './telemetry/close-log.js';
 import type { UpgradeChecks } from './policy/types.js';
+import { ProtocolRuntime } from './protocols/runtime.js';
 import { redactionSet } from './telemetry/redact.js';
 
 export interface SidecarContext {
@@ -21,6 +22,8 @@ export interface SidecarContext {
   faults: FaultRegistry | null;
   /** Short unique connection ids: a per-process prefix and a counter. */
   nextId(): string;
+  /** The protocol decoders (engine.io, graphql-ws, MQTT, SSE) and their shared state. */
+  readonly protocols: ProtocolRuntime;
 }
 
 export function createContext(
@@ -32,7 +35,7 @@ export function createContext(
   metrics.attach(table);
   const prefix = `${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
   let seq = 0;
-  return {
+  const ctx: Omit<SidecarContext, 'protocols'> & { protocols?: ProtocolRuntime } = {
     config,
     metrics,
     table,
@@ -43,4 +46,6 @@ export function createContext(
     faults: null,
     nextId: () => `${prefix}-${(++seq).toString(36)}`,
   };
+  ctx.protocols = new ProtocolRuntime(ctx as SidecarContext);
+  return ctx as SidecarContext;
 }

@@ -142,6 +142,7 @@ export async function startSidecar(config: SidecarConfig, opts: SidecarOptions =
   const closeListeners = async () => {
     ctx.faults?.clear('shutdown');
     ctx.table.stop();
+    ctx.protocols.stop();
     server.closeAllConnections();
     await Promise.all([
       new Promise<void>((r) => server.close(() => r())),

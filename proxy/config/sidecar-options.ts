@@ -29,6 +29,11 @@ const G_SLOW = 'Slow consumers';
 const G_CHECK = 'Checks before the 101';
 const G_LIFE = 'Connection lifetime';
 const G_FAULT = 'Fault injection';
+const G_PROTO = 'Protocol decoding';
+
+/** Names --protocols accepts besides auto and none. */
+export const DECODABLE_PROTOCOLS = ['engineio', 'graphql-ws', 'mqtt', 'sse'] as const;
+export type DecodableProtocol = (typeof DECODABLE_PROTOCOLS)[number];
 
 export const SIDECAR_OPTIONS = [
   { flag: 'config', kind: 'string', group: G_CORE, help: 'Read options from a JSON or YAML file.' },
@@ -301,6 +306,29 @@ export const SIDECAR_OPTIONS = [
     default: false,
     help: 'Enable the fault API (POST/GET/DELETE /faults) on the admin server, to inject frame-level faults into chosen connections. Never on the proxy port.',
   },
+  {
+    flag: 'protocols',
+    kind: 'list',
+    group: G_PROTO,
+    default: ['auto'],
+    help: `Decoders to run inside connections: auto (all), none, or a list of ${DECODABLE_PROTOCOLS.join(', ')}. graphql-ws covers both graphql-ws subprotocols.`,
+  },
+  {
+    flag: 'engineio-path',
+    kind: 'string',
+    group: G_PROTO,
+    default: '/socket.io/',
+    help: 'Path prefix of engine.io (Socket.IO) requests; a request under it with EIO=4 in its query is decoded as engine.io.',
+  },
+  {
+    flag: 'label-cap',
+    kind: 'int',
+    group: G_PROTO,
+    default: 100,
+    min: 1,
+    max: 10000,
+    help: 'Distinct values kept per label that comes from traffic (event names, namespaces); more become __other__.',
+  },
 ] as const satisfies readonly OptionSpec[];
 
 /** The sidecar's configuration, as SIDECAR_OPTIONS declares it. */
@@ -322,9 +350,29 @@ export function resolveSidecarConfig(args: ParsedArgs, env: NodeJS.ProcessEnv): 
   }
   if (c.faults && !c.admin)
     throw new ConfigError('--faults', 'the fault API lives on the admin server; --admin must not be off');
+  const protos = c.protocols;
+  const single = protos.length === 1 && (protos[0] === 'auto' || protos[0] === 'none');
+  if (!single) {
+    for (const p of protos) {
+      if (!(DECODABLE_PROTOCOLS as readonly string[]).includes(p))
+        throw new ConfigError(
+          '--protocols',
+          `"${p}" is not auto, none or one of ${DECODABLE_PROTOCOLS.join(', ')}${p === 'auto' || p === 'none' ? ' (auto and none stand alone)' : ''}`,
+        );
+    }
+  }
+  if (!c.engineioPath.startsWith('/'))
+    throw new ConfigError('--engineio-path', `"${c.engineioPath}" must start with /`);
   if (c.target.pathname !== '/' || c.target.search)
     throw new ConfigError('--target', `"${c.target.href}" must be an origin only (no path or query)`);
   return c;
+}
+
+/** Whether the decoder `name` runs under --protocols. */
+export function protocolEnabled(config: Pick<SidecarConfig, 'protocols'>, name: DecodableProtocol): boolean {
+  const p = config.protocols;
+  if (p.length === 1 && p[0] === 'auto') return true;
+  return p.includes(name);
 }
 
 /** A configuration built in code (tests, the lab): defaults, plus the given fields. */

@@ -1,5 +1,6 @@
 /** What every live connection (WebSocket, SSE stream, long-poll) tells the rest of the sidecar. */
 import type { Transport } from '../metrics/definitions.js';
+import type { ProtocolView } from '../protocols/decoder.js';
 
 export interface LiveConnection {
   readonly id: string;
@@ -16,6 +17,8 @@ export interface LiveConnection {
   messagesOut(): number;
   /** Bytes queued in the sidecar toward the client. */
   bufferedBytes(): number;
+  /** What a protocol decoder knows about the connection; null when none claimed it. */
+  protocolView?(): ProtocolView | null;
   /** Periodic housekeeping (heartbeats, timeouts); `now` is performance.now(). */
   tick?(now: number): void;
   /** Ask the connection to close (shutdown): `code` for WebSockets. */
@@ -38,4 +41,9 @@ export interface ConnectionSnapshot {
   messages_in: number;
   messages_out: number;
   buffered_bytes: number;
+  protocol?: ProtocolView['protocol'];
+  session?: string;
+  transports?: string[];
+  last_events?: string[];
+  compressed?: boolean;
 }

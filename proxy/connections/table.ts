@@ -80,6 +80,7 @@ export class ConnectionTable implements LiveView {
         messages_in: c.messagesIn(),
         messages_out: c.messagesOut(),
         buffered_bytes: c.bufferedBytes(),
+        ...(c.protocolView?.() ?? {}),
       });
     }
     return out;

@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { createProxyServer } from 'http-proxy-3';
 import type { SidecarContext } from '../context.js';
+import type { EnginePollingRequest } from '../protocols/engineio/transports.js';
 import { statusClass, type Transport } from '../metrics/definitions.js';
 import { resolveClientId } from '../telemetry/client-id.js';
 import { redactTarget } from '../telemetry/redact.js';
@@ -19,6 +20,8 @@ interface RequestState {
   clientId: string;
   transport: Transport;
   stream: HttpStream | null;
+  /** An engine.io polling request: its session writes the log line, not the request. */
+  engine: EnginePollingRequest | null;
 }
 
 const states = new WeakMap<IncomingMessage, RequestState>();
@@ -30,6 +33,7 @@ export function createHttpHandler(ctx: SidecarContext) {
   proxy.on('proxyReq', (proxyReq, req) => {
     const st = states.get(req as IncomingMessage);
     if (st) proxyReq.setHeader(config.clientIdHeader, st.clientId);
+    st?.engine?.request();
   });
 
   proxy.on('proxyRes', (proxyRes, req, res) => {
@@ -42,6 +46,7 @@ export function createHttpHandler(ctx: SidecarContext) {
       st.stream = track(ctx, 'sse', st.clientId, r, res as ServerResponse);
     }
     st.stream?.observe(proxyRes);
+    st.engine?.response(proxyRes);
     metrics.httpRequests.labels(st.transport, statusClass(proxyRes.statusCode ?? 0)).inc();
   });
 
@@ -71,13 +76,23 @@ export function createHttpHandler(ctx: SidecarContext) {
     }
     const url = req.url ?? '/';
     const clientId = resolveClientId(req, config.clientIdHeader, config.clientIdQuery);
+    const engine = ctx.protocols.httpRequest(req, {
+      clientId,
+      peer: req.socket.remoteAddress ?? '',
+      path: redactTarget(url, ctx.redact),
+    });
     const st: RequestState = {
       clientId,
-      transport: longpoll(url.split('?')[0]) ? 'longpoll' : 'http',
+      transport: engine ? engine.transport : longpoll(url.split('?')[0]) ? 'longpoll' : 'http',
       stream: null,
+      engine,
     };
     states.set(req, st);
     if (st.transport === 'longpoll') st.stream = track(ctx, 'longpoll', clientId, req, res);
+    if (engine) {
+      st.stream?.belongTo(engine);
+      res.once('close', () => engine.closed());
+    }
     proxy.web(req, res);
   };
 }

@@ -6,6 +6,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LiveConnection } from '../connections/live.js';
 import type { SidecarContext } from '../context.js';
 import { statusClass } from '../metrics/definitions.js';
+import type { ProtocolView } from '../protocols/decoder.js';
+
+/** A protocol session a stream is one request of (engine.io polling): it writes the log line. */
+export interface StreamSession {
+  view(): ProtocolView | null;
+}
 
 /** Counts SSE events: each blank line (LF LF, CR LF CR LF or CR CR) ends one. Keeps state across chunks. */
 export class EventBoundaryCounter {
@@ -48,6 +54,7 @@ export class HttpStream implements LiveConnection {
   private finished = false;
   private resolveDone!: () => void;
   private status = 0;
+  private session: StreamSession | null = null;
 
   constructor(
     private readonly ctx: SidecarContext,
@@ -82,6 +89,15 @@ export class HttpStream implements LiveConnection {
     proxyRes.once('end', () => {
       this.serverEnded = true;
     });
+  }
+
+  /** This request is one of a protocol session's: no log line of its own. */
+  belongTo(session: StreamSession): void {
+    this.session = session;
+  }
+
+  protocolView(): ProtocolView | null {
+    return this.session?.view() ?? null;
   }
 
   bytesIn(): number {
@@ -122,6 +138,10 @@ export class HttpStream implements LiveConnection {
       metrics.longpollResponses.labels(statusClass(status)).inc();
     }
     const initiator = this.serverEnded || this.res.writableFinished ? 'server' : 'client';
+    if (this.session) {
+      this.resolveDone();
+      return;
+    }
     this.ctx.log({
       ts: new Date().toISOString(),
       event: 'connection_closed',

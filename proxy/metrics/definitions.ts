@@ -61,7 +61,39 @@ export type Transport = (typeof TRANSPORTS)[number];
 export const DIRECTIONS = ['client_to_server', 'server_to_client'] as const;
 export type Direction = (typeof DIRECTIONS)[number];
 
+/** The protocols the sidecar decodes inside connections (label `protocol`). */
+export const PROTOCOLS = ['engineio', 'graphql-transport-ws', 'graphql-ws', 'mqtt', 'sse'] as const;
+export type Protocol = (typeof PROTOCOLS)[number];
+
+/**
+ * How an engine.io session ended (label `reason` of engineio_sessions_total), in engine.io's own
+ * words: "transport close" (the client closed), "forced close" (the server closed), "ping timeout",
+ * "transport error" (the transport broke: a WebSocket 1006, a poll refused by the server).
+ */
+export const ENGINEIO_END_REASONS = [
+  'transport close',
+  'forced close',
+  'ping timeout',
+  'transport error',
+] as const;
+export type EngineioEndReason = (typeof ENGINEIO_END_REASONS)[number];
+
+/** The transports an engine.io session used, in order (label `transports`). */
+export const ENGINEIO_TRANSPORT_PATHS = ['polling', 'polling,websocket', 'websocket'] as const;
+
+/** Reserved `event` values of socketio_events_total for packets that are not named events. */
+export const SOCKETIO_PACKET_EVENTS = {
+  connect: 'connect',
+  disconnect: 'disconnect',
+  connectError: 'connect_error',
+  ack: '__ack__',
+} as const;
+
 const HANDSHAKE_MS_BUCKETS = [1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000] as const;
+/** Message-size buckets (bytes): 64 B to 16 MiB by powers of four. */
+export const MESSAGE_SIZE_BUCKETS = [
+  64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216,
+] as const;
 const DURATION_S_BUCKETS = [
   0.5, 1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 45, 60, 90, 120, 300, 600, 1800, 3600, 7200, 21600, 86400,
 ] as const;
@@ -174,6 +206,75 @@ export const METRICS = {
     type: 'counter',
     help: 'Streams the frame scanner stopped parsing because they broke RFC 6455; their bytes were still relayed unchanged.',
     labels: ['direction'],
+  },
+  messageSize: {
+    name: 'ws_message_size_bytes',
+    type: 'histogram',
+    help: 'Payload size of each WebSocket data message relayed (all frames of a fragmented message together), by direction.',
+    labels: ['direction'],
+    buckets: MESSAGE_SIZE_BUCKETS,
+  },
+  protocolConnections: {
+    name: 'socketlens_protocol_connections_total',
+    type: 'counter',
+    help: 'Connections (for engine.io: sessions) a protocol decoder claimed, by protocol.',
+    labels: ['protocol'],
+  },
+  protocolDecodeErrors: {
+    name: 'socketlens_protocol_decode_errors_total',
+    type: 'counter',
+    help: 'Messages a protocol decoder could not parse (relayed unchanged all the same), by protocol and direction.',
+    labels: ['protocol', 'direction'],
+  },
+  protocolCompressed: {
+    name: 'socketlens_protocol_compressed_messages_total',
+    type: 'counter',
+    help: 'Messages sent compressed (permessage-deflate, RSV1 set) that the decoder counted but did not read, by protocol and direction.',
+    labels: ['protocol', 'direction'],
+  },
+  labelOverflow: {
+    name: 'socketlens_label_overflow_total',
+    type: 'counter',
+    help: 'Label values from traffic that were replaced by __other__ because their label already had --label-cap distinct values, by label.',
+    labels: ['label'],
+  },
+  engineioSessionsActive: {
+    name: 'engineio_sessions_active',
+    type: 'gauge',
+    help: 'Live engine.io (Socket.IO) sessions, across their polling requests and WebSocket.',
+    labels: [],
+  },
+  engineioSessions: {
+    name: 'engineio_sessions_total',
+    type: 'counter',
+    help: 'Ended engine.io sessions by the transports they used in order ("polling" alone: the upgrade never happened) and by end reason.',
+    labels: ['transports', 'reason'],
+    reveals: 'upgrade_stripped',
+  },
+  engineioMessages: {
+    name: 'engineio_messages_total',
+    type: 'counter',
+    help: 'engine.io message packets (not probe, upgrade, noop or heartbeat packets), by direction and transport.',
+    labels: ['direction', 'transport'],
+  },
+  engineioHeartbeats: {
+    name: 'engineio_heartbeats_total',
+    type: 'counter',
+    help: 'engine.io ping and pong packets (probes excluded), by direction and packet.',
+    labels: ['direction', 'packet'],
+  },
+  engineioHeartbeatMisses: {
+    name: 'engineio_heartbeat_misses_total',
+    type: 'counter',
+    help: 'engine.io heartbeats missed, by the silent peer: a ping not answered within pingTimeout (client), or no ping within pingInterval + pingTimeout (server).',
+    labels: ['peer'],
+    reveals: 'zombie',
+  },
+  socketioEvents: {
+    name: 'socketio_events_total',
+    type: 'counter',
+    help: 'Socket.IO packets by direction, namespace and event name; connect, disconnect, connect_error and __ack__ name the packets that are not events. Names past --label-cap are __other__.',
+    labels: ['direction', 'namespace', 'event'],
   },
   sseStreamsActive: {
     name: 'sse_streams_active',

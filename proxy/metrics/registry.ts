@@ -15,8 +15,10 @@ import {
   METRICS,
   type MetricDefinition,
   type Transport,
+  PROTOCOLS,
 } from './definitions.js';
 import { openMetricsText } from './openmetrics.js';
+import { type HistogramSeries, TallyHistogram } from './tally-histogram.js';
 
 /** Hot-path counters: plain fields, updated per chunk, exported at scrape time. */
 export class Tally {
@@ -86,6 +88,20 @@ export class SidecarMetrics {
   readonly clientErrors: client.Counter<string>;
   readonly faultsActive: client.Gauge<string>;
   readonly faultHits: client.Counter<string>;
+  /** Message sizes per direction, observed by the frame scanners. */
+  readonly messageSizeIn: HistogramSeries;
+  readonly messageSizeOut: HistogramSeries;
+  readonly protocolConnections: client.Counter<string>;
+  readonly protocolDecodeErrors: client.Counter<string>;
+  readonly protocolCompressed: client.Counter<string>;
+  readonly labelOverflow: client.Counter<string>;
+  readonly engineioSessions: client.Counter<string>;
+  readonly engineioMessages: client.Counter<string>;
+  readonly engineioHeartbeats: client.Counter<string>;
+  readonly engineioHeartbeatMisses: client.Counter<string>;
+  readonly socketioEvents: client.Counter<string>;
+  /** Live engine.io sessions at scrape time; set by the session registry. */
+  engineioActive: () => number = () => 0;
 
   private live: LiveView | null = null;
 
@@ -134,6 +150,18 @@ export class SidecarMetrics {
       registers: [r],
     });
     this.faultHits = counter(METRICS.faultHits);
+    const sizes = new TallyHistogram(METRICS.messageSize).register(r);
+    this.messageSizeIn = sizes.series({ direction: 'client_to_server' });
+    this.messageSizeOut = sizes.series({ direction: 'server_to_client' });
+    this.protocolConnections = counter(METRICS.protocolConnections);
+    this.protocolDecodeErrors = counter(METRICS.protocolDecodeErrors);
+    this.protocolCompressed = counter(METRICS.protocolCompressed);
+    this.labelOverflow = counter(METRICS.labelOverflow);
+    this.engineioSessions = counter(METRICS.engineioSessions);
+    this.engineioMessages = counter(METRICS.engineioMessages);
+    this.engineioHeartbeats = counter(METRICS.engineioHeartbeats);
+    this.engineioHeartbeatMisses = counter(METRICS.engineioHeartbeatMisses);
+    this.socketioEvents = counter(METRICS.socketioEvents);
 
     // Counters mirrored from the tally. Their collect() runs on every scrape.
     const mirrored = (d: MetricDefinition, fields: Array<[() => number, Record<string, string>?]>) => {
@@ -173,6 +201,7 @@ export class SidecarMetrics {
     scrapeGauge(METRICS.realtimeActive, (g) => {
       for (const tr of ['websocket', 'sse', 'longpoll'] as const) g.labels(tr).set(active(tr));
     });
+    scrapeGauge(METRICS.engineioSessionsActive, (g) => g.set(this.engineioActive()));
     scrapeGauge(METRICS.sendBuffer, (g) => {
       const b = this.live?.sendBuffer() ?? { max: 0, sum: 0 };
       g.labels('max').set(b.max);
@@ -201,6 +230,14 @@ export class SidecarMetrics {
     for (const d of DIRECTIONS) this.protocolErrors.labels(d).inc(0);
     for (const reason of ['bad_request', 'header_overflow', 'timeout', 'client_reset'])
       this.clientErrors.labels(reason).inc(0);
+    for (const p of PROTOCOLS) {
+      this.protocolConnections.labels(p).inc(0);
+      for (const d of DIRECTIONS) this.protocolDecodeErrors.labels(p, d).inc(0);
+    }
+    for (const peer of ['client', 'server']) this.engineioHeartbeatMisses.labels(peer).inc(0);
+    for (const d of DIRECTIONS) {
+      for (const tr of ['polling', 'websocket']) this.engineioMessages.labels(d, tr).inc(0);
+    }
   }
 
   /**
@@ -247,7 +284,7 @@ export class SidecarMetrics {
     let series = name;
     if (!metric && part) {
       metric = this.registry.getSingleMetric(name.slice(0, -part[0].length)) as AnyMetric | undefined;
-    } else if (metric && metric instanceof client.Histogram) {
+    } else if (metric && (metric instanceof client.Histogram || metric instanceof TallyHistogram)) {
       series = `${name}_count`;
     }
     if (!metric) throw new Error(`no metric named ${name}`);

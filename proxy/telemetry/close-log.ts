@@ -1,5 +1,5 @@
 /** The JSON line written to stdout for every closed connection. */
-import type { CloseInitiator, Transport } from '../metrics/definitions.js';
+import type { CloseInitiator, Protocol, Transport } from '../metrics/definitions.js';
 
 export interface CloseRecord {
   ts: string;
@@ -20,6 +20,16 @@ export interface CloseRecord {
   handshake_ms?: number;
   status?: number;
   trace_id?: string;
+  /** Set when a protocol decoder claimed the connection (or the engine.io session). */
+  protocol?: Protocol;
+  /** engine.io sid. */
+  session?: string;
+  /** engine.io transports the session used, in order. */
+  transports?: string[];
+  /** The last Socket.IO event names of the session (oldest first). */
+  last_events?: string[];
+  /** permessage-deflate was negotiated: compressed messages were counted, not decoded. */
+  compressed?: boolean;
 }
 
 export type CloseLogger = (record: CloseRecord) => void;

@@ -10,6 +10,7 @@ import type { Span } from '@opentelemetry/api';
 import type { LiveConnection } from '../connections/live.js';
 import type { SidecarContext } from '../context.js';
 import { type CloseInitiator, closeCodeLabel } from '../metrics/definitions.js';
+import type { ProtocolView, WsDecoder } from '../protocols/decoder.js';
 import { endConnectionSpan, recordedTraceId } from '../telemetry/tracing.js';
 import { closeFrame, pingFrame } from './frames.js';
 import { Pipe, type PipeOwner } from './pipe.js';
@@ -33,6 +34,8 @@ export interface WsConnectionInit {
   compressed: boolean;
   /** The subprotocol the backend chose (Sec-WebSocket-Protocol of the 101), or ''. */
   protocol?: string;
+  /** The protocol decoder that claimed the connection, if any. */
+  decoder?: WsDecoder | null;
 }
 
 export class WsConnection implements LiveConnection, PipeOwner {
@@ -50,6 +53,8 @@ export class WsConnection implements LiveConnection, PipeOwner {
   private readonly s2c: Pipe;
   private readonly span: Span;
   private readonly handshakeMs: number;
+  private readonly decoder: WsDecoder | null;
+  private readonly compressed: boolean;
 
   private initiator: CloseInitiator | null = null;
   private closeCode: number | null = null;
@@ -96,6 +101,14 @@ export class WsConnection implements LiveConnection, PipeOwner {
     this.s2c = new Pipe(upstream, client, false, this);
     this.c2s.scanner.allowRsv1 = init.compressed;
     this.s2c.scanner.allowRsv1 = init.compressed;
+    this.c2s.scanner.sizes = ctx.metrics.messageSizeIn;
+    this.s2c.scanner.sizes = ctx.metrics.messageSizeOut;
+    this.compressed = init.compressed;
+    this.decoder = init.decoder ?? null;
+    if (this.decoder) {
+      this.c2s.scanner.sink = this.decoder.c2s;
+      this.s2c.scanner.sink = this.decoder.s2c;
+    }
     if (cfg.slowConsumer) this.s2c.queueLimit = cfg.maxBufferBytes;
     this.s2c.budget = ctx.budget;
 
@@ -131,6 +144,11 @@ export class WsConnection implements LiveConnection, PipeOwner {
   }
   bufferedBytes(): number {
     return this.client.writableLength;
+  }
+  protocolView(): ProtocolView | null {
+    if (!this.decoder) return null;
+    const v = this.decoder.view();
+    return this.compressed ? { ...v, compressed: true } : v;
   }
 
   /** Relays the bytes that came with the upgrade request and with the 101. */
@@ -214,6 +232,7 @@ export class WsConnection implements LiveConnection, PipeOwner {
   // ---- periodic work (one shared timer for all connections) ----
   tick(now: number): void {
     if (this.finished || this.closingByProxy) return;
+    this.decoder?.tick(now);
     const cfg = this.ctx.config;
     if (this.serverPingAt !== 0 && now - this.serverPingAt >= cfg.pongTimeout) {
       this.serverPingAt = 0;
@@ -410,25 +429,37 @@ export class WsConnection implements LiveConnection, PipeOwner {
     metrics.closes.labels(closeCodeLabel(code), initiator).inc();
     metrics.observeConnectionDuration(durationMs / 1000, recordedTraceId(this.span));
     const spanCtx = this.span.spanContext();
-    log({
-      ts: new Date().toISOString(),
-      event: 'connection_closed',
-      transport: 'websocket',
-      id: this.id,
-      client_id: this.clientId,
-      peer: this.peer,
-      path: this.path,
-      close_code: code,
-      initiator,
-      reason: this.reason || 'unknown',
-      duration_ms: Math.round(durationMs),
-      bytes_in: this.c2s.bytes,
-      bytes_out: this.s2c.bytes,
-      messages_in: this.c2s.scanner.messages,
-      messages_out: this.s2c.scanner.messages,
-      handshake_ms: Math.round(this.handshakeMs * 100) / 100,
-      ...(this.span.isRecording() ? { trace_id: spanCtx.traceId } : {}),
-    });
+    // A decoder whose session spans transports (engine.io) writes the one line of that session.
+    const decoderLogs =
+      this.decoder?.ended({
+        closeCode: code,
+        initiator,
+        reason: this.reason,
+        bytesIn: this.c2s.bytes,
+        bytesOut: this.s2c.bytes,
+      }) ?? false;
+    const view = decoderLogs ? null : this.protocolView();
+    if (!decoderLogs)
+      log({
+        ts: new Date().toISOString(),
+        event: 'connection_closed',
+        transport: 'websocket',
+        id: this.id,
+        client_id: this.clientId,
+        peer: this.peer,
+        path: this.path,
+        close_code: code,
+        initiator,
+        reason: this.reason || 'unknown',
+        duration_ms: Math.round(durationMs),
+        bytes_in: this.c2s.bytes,
+        bytes_out: this.s2c.bytes,
+        messages_in: this.c2s.scanner.messages,
+        messages_out: this.s2c.scanner.messages,
+        handshake_ms: Math.round(this.handshakeMs * 100) / 100,
+        ...(this.span.isRecording() ? { trace_id: spanCtx.traceId } : {}),
+        ...(view ?? {}),
+      });
     endConnectionSpan(this.span, {
       code,
       initiator,

@@ -13,6 +13,11 @@
  *
  * Hot path: `push()` allocates nothing. State lives in numeric fields, and the header bytes
  * of a frame that is split across chunks are gathered in a 14-byte buffer owned by the scanner.
+ *
+ * Two optional hooks, both null unless the relay sets them:
+ * - `sizes` receives the payload size of every data message (known from its final frame's header);
+ * - `sink` (a protocol decoder) receives the first `sink.prefix.length` payload bytes of each data
+ *   message, unmasked into the sink's own buffer; the rest of the payload is skipped as usual.
  */
 
 /** Frame opcodes (RFC 6455 section 5.2). */
@@ -35,6 +40,26 @@ export type ProtocolViolation =
   | 'expected_continuation'
   | 'length_too_large'
   | 'invalid_close_length';
+
+/** Receives message sizes (a histogram without labels). */
+export interface SizeObserver {
+  observe(bytes: number): void;
+}
+
+/**
+ * A protocol decoder's view of the data messages of one direction. The scanner unmasks the first
+ * bytes of each message into `prefix` (never more than its length) and reports the message when
+ * its last frame has been scanned.
+ */
+export interface MessageSink {
+  readonly prefix: Buffer;
+  /**
+   * A data message ended. `have` bytes of `prefix` hold its start; `size` is its whole payload
+   * length; `compressed` is true when its first frame had RSV1 set (permessage-deflate), in which
+   * case `have` is 0: the scanner does not inflate.
+   */
+  onMessage(opcode: number, size: number, have: number, compressed: boolean): void;
+}
 
 const MAX_SAFE_HIGH = 0x1fffff; // 2^53 - 1 = high 21 bits of the upper 32-bit word
 
@@ -74,6 +99,11 @@ export class FrameScanner {
   /** True right after a pong frame that carried `matchToken` has been completely scanned. */
   lastPongMatched = false;
 
+  /** Observes the payload size of each data message; null when nobody asked. */
+  sizes: SizeObserver | null = null;
+  /** Gets the first bytes of each data message; null when no decoder claimed the connection. */
+  sink: MessageSink | null = null;
+
   private state: State = State.Header;
   private readonly header = Buffer.allocUnsafe(14);
   private headerHave = 0;
@@ -94,6 +124,12 @@ export class FrameScanner {
   private fragmented = false;
   private closeCodeHigh = 0;
   private pongMatching = false;
+  private fin = false;
+  // The data message in progress: its opcode, payload size so far, prefix bytes captured, RSV1.
+  private msgOpcode = 0;
+  private msgSize = 0;
+  private msgHave = 0;
+  private msgCompressed = false;
 
   /** True when the scanner sits between two frames. */
   get atBoundary(): boolean {
@@ -148,7 +184,9 @@ export class FrameScanner {
     if (this.state === State.Payload) {
       const avail = end - pos;
       const take = Math.min(avail, this.remaining);
-      if (this.opcode >= Opcode.Close && take > 0) this.inspectControlPayload(chunk, pos, take);
+      if (this.opcode >= Opcode.Close) {
+        if (take > 0) this.inspectControlPayload(chunk, pos, take);
+      } else if (this.sink !== null && take > 0) this.capture(chunk, pos, take);
       this.remaining -= take;
       this.payloadPos += take;
       pos += take;
@@ -215,19 +253,28 @@ export class FrameScanner {
       if (opcode === Opcode.Close && len === 1) return this.fail('invalid_close_length', pos);
     } else if (opcode === Opcode.Continuation) {
       if (!this.fragmented) return this.fail('unexpected_continuation', pos);
+      this.msgSize += len;
       if (fin) {
         this.fragmented = false;
         this.messages++;
+        if (this.sizes !== null) this.sizes.observe(this.msgSize);
       }
     } else if (opcode === Opcode.Text || opcode === Opcode.Binary) {
       if (this.fragmented) return this.fail('expected_continuation', pos);
-      if (fin) this.messages++;
-      else this.fragmented = true;
+      this.msgOpcode = opcode;
+      this.msgSize = len;
+      this.msgHave = 0;
+      this.msgCompressed = (b0 & 0x40) !== 0;
+      if (fin) {
+        this.messages++;
+        if (this.sizes !== null) this.sizes.observe(len);
+      } else this.fragmented = true;
     } else {
       return this.fail('reserved_opcode', pos);
     }
 
     this.opcode = opcode;
+    this.fin = fin;
     this.remaining = len;
     this.payloadPos = 0;
     this.lastPongMatched = false;
@@ -267,6 +314,22 @@ export class FrameScanner {
     }
   }
 
+  /** Copies (unmasked) the bytes of a data frame that still fit in the sink's prefix buffer. */
+  private capture(chunk: Uint8Array, pos: number, take: number): void {
+    if (this.msgCompressed) return;
+    const prefix = this.sink!.prefix;
+    const n = Math.min(take, prefix.length - this.msgHave);
+    if (n <= 0) return;
+    const base = this.payloadPos;
+    let out = this.msgHave;
+    if (this.masked) {
+      for (let i = 0; i < n; i++) prefix[out++] = chunk[pos + i] ^ this.maskByte(base + i);
+    } else {
+      for (let i = 0; i < n; i++) prefix[out++] = chunk[pos + i];
+    }
+    this.msgHave = out;
+  }
+
   private maskByte(p: number): number {
     switch (p & 3) {
       case 0:
@@ -282,6 +345,11 @@ export class FrameScanner {
 
   private endFrame(): void {
     this.state = State.Header;
+    if (this.opcode < Opcode.Close) {
+      if (this.fin && this.sink !== null)
+        this.sink.onMessage(this.msgOpcode, this.msgSize, this.msgHave, this.msgCompressed);
+      return;
+    }
     switch (this.opcode) {
       case Opcode.Ping:
         this.pings++;

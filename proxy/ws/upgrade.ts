@@ -221,7 +221,9 @@ async function handleUpgrade(
     span.addEvent('handshake', { 'socketlens.handshake_ms': handshakeMs });
     setHandshakeStatus(span, res.statusCode ?? 101);
     const ext = res.headers['sec-websocket-extensions'];
+    const decoder = ctx.protocols.wsDecoder(req, res, { clientId: clientId!, peer, path });
     const conn = new WsConnection(ctx, socket, upSocket, {
+      decoder,
       id: ctx.nextId(),
       clientId: clientId!,
       peer,

@@ -1,0 +1,48 @@
+/**
+ * The decoders of one sidecar: which one claims a connection, and the state they share (the
+ * bounded labels, the engine.io sessions). Chosen once per connection, at the request (HTTP) or
+ * at the 101 (WebSocket); a connection nothing claims costs nothing more.
+ */
+import type { IncomingMessage } from 'node:http';
+import { protocolEnabled } from '../config/sidecar-options.js';
+import type { SidecarContext } from '../context.js';
+import type { WsDecoder } from './decoder.js';
+import { EngineSessions, type SessionOrigin } from './engineio/session.js';
+import { EnginePollingRequest, EngineWsDecoder, engineioRequest } from './engineio/transports.js';
+import { ProtocolLabels } from './labels-set.js';
+
+export class ProtocolRuntime {
+  readonly labels: ProtocolLabels;
+  readonly engineio: EngineSessions | null;
+
+  constructor(private readonly ctx: SidecarContext) {
+    this.labels = new ProtocolLabels(ctx.metrics, ctx.config.labelCap);
+    this.engineio = protocolEnabled(ctx.config, 'engineio') ? new EngineSessions(ctx, this.labels) : null;
+  }
+
+  /** The engine.io view of a plain HTTP request (a polling request), or null. */
+  httpRequest(req: IncomingMessage, origin: SessionOrigin): EnginePollingRequest | null {
+    if (!this.engineio) return null;
+    const eio = engineioRequest(req.url ?? '/', this.ctx.config.engineioPath);
+    if (!eio || (req.method !== 'GET' && req.method !== 'POST')) return null;
+    return new EnginePollingRequest(this.ctx, this.engineio, req, eio, origin);
+  }
+
+  /** The decoder for a WebSocket that just got its 101, or null when none claims it. */
+  wsDecoder(req: IncomingMessage, _res: IncomingMessage, origin: SessionOrigin): WsDecoder | null {
+    if (this.engineio) {
+      const eio = engineioRequest(req.url ?? '/', this.ctx.config.engineioPath);
+      if (eio) {
+        const session = eio.sid
+          ? this.engineio.adopt(eio.sid, 'polling', origin)
+          : this.engineio.create(origin);
+        return new EngineWsDecoder(this.ctx, session);
+      }
+    }
+    return null;
+  }
+
+  stop(): void {
+    this.engineio?.stop();
+  }
+}
