@@ -43,8 +43,9 @@ else
   mv "$TOXI_BIN/server" "$TOXI_BIN/toxiproxy-server"
 fi
 
-# Real servers `socketlens doctor` is tested against: Python websockets, and an SSE library
-# (sse-starlette on uvicorn). Pinned; skipped when those exact versions are present.
+# Real servers `socketlens doctor` and `socketlens lab --target` are tested against: Python
+# websockets, and an SSE library (sse-starlette on uvicorn). Pinned; skipped when those exact
+# versions are present.
 PY_SERVERS=(websockets==17.4 sse-starlette==3.7.0 uvicorn==0.54.0)
 if python3 - "${PY_SERVERS[@]}" >/dev/null 2>&1 <<'PY'
 import sys
