@@ -11,6 +11,8 @@ import { type AlertWatch, watchAlerts } from './env/prometheus-watch.js';
 import type { EnvKind, LabEnvironment } from './env/types.js';
 import { DRILLS } from './drills/index.js';
 import type { Drill, DrillResult } from './drills/types.js';
+import { targetDrills } from './target/index.js';
+import type { TargetSpec } from './target/types.js';
 import { buildReport, type DrillRun, type LabReport, scorecard, writeReport } from './report/render.js';
 
 export interface LabOptions {
@@ -29,6 +31,8 @@ export interface LabOptions {
    * and report which alerts went pending or firing during which drill.
    */
   prometheus?: boolean;
+  /** Run the drills that apply to a service the lab did not write, against this one. */
+  target?: TargetSpec;
 }
 
 export interface LabOutcome {
@@ -37,11 +41,11 @@ export interface LabOutcome {
   files: { json: string; html: string } | null;
 }
 
-export function selectDrills(names?: string[]): Drill[] {
-  if (!names || names.length === 0) return [...DRILLS];
+export function selectDrills(names?: string[], pool: readonly Drill[] = DRILLS): Drill[] {
+  if (!names || names.length === 0) return [...pool];
   return names.map((n) => {
-    const d = DRILLS.find((x) => x.name === n);
-    if (!d) throw new Error(`unknown drill "${n}" (drills: ${DRILLS.map((x) => x.name).join(', ')})`);
+    const d = pool.find((x) => x.name === n);
+    if (!d) throw new Error(`unknown drill "${n}" (drills: ${pool.map((x) => x.name).join(', ')})`);
     return d;
   });
 }
@@ -58,7 +62,7 @@ function failed(err: unknown): DrillResult {
 }
 
 export async function runLab(opts: LabOptions = {}): Promise<LabOutcome> {
-  const drills = selectDrills(opts.drills);
+  const drills = selectDrills(opts.drills, opts.target ? targetDrills(opts.target) : DRILLS);
   const runs = Math.max(1, opts.runs ?? 1);
   const progress = opts.progress ?? ((l: string) => process.stderr.write(`${l}\n`));
   const ownEnv = typeof opts.env !== 'object';
@@ -104,9 +108,9 @@ export async function runLab(opts: LabOptions = {}): Promise<LabOutcome> {
         const ms = performance.now() - t0;
         entry.runs.push(result);
         entry.durationsMs.push(Math.round(ms));
-        const marks = [result.symptom, result.detected, result.mitigated]
-          .map((c) => (c.ok ? '✓' : '✗'))
-          .join('');
+        const marks = result.skipped
+          ? '-'
+          : [result.symptom, result.detected, result.mitigated].map((c) => (c.ok ? '✓' : '✗')).join('');
         progress(`[lab] ${drill.name}: ${marks} ${result.figure} (${(ms / 1000).toFixed(1)} s)`);
       }
     }
@@ -115,6 +119,7 @@ export async function runLab(opts: LabOptions = {}): Promise<LabOutcome> {
     if (ownEnv) await env.close();
   }
   const report = buildReport(results, env.kind, runs, startedAt);
+  if (opts.target) report.target = `${opts.target.url.origin}${opts.target.wsPath}`;
   if (watch) {
     report.alerts = Object.fromEntries([...watch.seen()].map(([name, s]) => [name, [...s.phases].sort()]));
     for (const [name, phases] of Object.entries(report.alerts))

@@ -30,6 +30,13 @@ export interface DrillResult {
   series: Series[];
   /** Raw measurements, for report.json. */
   data?: Record<string, unknown>;
+  /**
+   * Drills against a service the lab did not write (`lab --target`): what that service did, and
+   * where it failed, what to change (the fix named).
+   */
+  service?: { did: string; change: string | null };
+  /** Set when the drill could not apply to this service: why (its checks then count as passed). */
+  skipped?: string;
 }
 
 export interface DrillOptions {

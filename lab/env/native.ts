@@ -27,6 +27,7 @@ import {
 } from '../runner/index.js';
 import { sidecarConfig } from '../../proxy/config/sidecar-options.js';
 import { buildChecks } from '../../proxy/policy/checks.js';
+import { parseFaultSpec } from '../../proxy/faults/spec.js';
 import { startSidecar } from '../../proxy/sidecar.js';
 import type { CloseRecord } from '../../proxy/telemetry/close-log.js';
 import type {
@@ -151,10 +152,11 @@ export class NativeEnvironment implements LabEnvironment {
       ...overrides,
       target: target.startsWith('http') ? target : `http://${target}`,
       listen: { host: HOST, port: 0 },
-      admin: this.#withPrometheus ? { host: HOST, port: 0 } : null,
+      // The fault API lives on the admin server, so a sidecar with faults gets one too.
+      admin: this.#withPrometheus || overrides.faults ? { host: HOST, port: 0 } : null,
     });
     const checks = await buildChecks(config);
-    const s = await startSidecar(config, { log: (r) => logs.push(r), checks });
+    const s = await startSidecar(config, { log: (r) => logs.push(r), checks, faultLog: () => {} });
     const scrapeAt = s.adminUrl?.replace(/^http:\/\//, '');
     if (this.#withPrometheus && scrapeAt) {
       await this.prometheus();
@@ -175,6 +177,10 @@ export class NativeEnvironment implements LabEnvironment {
       metric: (name, labels = {}) => s.ctx.metrics.value(name, labels),
       closeLog: async () => [...logs],
       rss: async () => process.memoryUsage().rss,
+      fault: async (spec) => {
+        if (!s.ctx.faults) throw new Error('this sidecar was started without faults: true');
+        return s.ctx.faults.add(parseFaultSpec(spec)).id;
+      },
     };
   }
 

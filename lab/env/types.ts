@@ -33,6 +33,11 @@ export interface LabSidecar {
   closeLog(): Promise<CloseRecord[]>;
   /** Resident set size of the process the sidecar runs in, in bytes. */
   rss(): Promise<number>;
+  /**
+   * Starts a fault through the sidecar's fault API (the sidecar was made with `faults: true`);
+   * resolves with its id. Native environment only.
+   */
+  fault?(spec: Record<string, unknown>): Promise<string>;
 }
 
 export interface LabEdge {

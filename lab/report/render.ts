@@ -30,7 +30,12 @@ export interface LabReport {
     durationsMs: number[];
     series: Series[];
     data?: Record<string, unknown>;
+    /** `lab --target`: what the service did (last run) and what to change, if it failed. */
+    service?: { did: string; change: string | null };
+    skipped?: string;
   }>;
+  /** `lab --target`: the service the drills ran against. */
+  target?: string;
   /** With --prometheus: each alert seen pending or firing, and the drills it was seen during. */
   alerts?: Record<string, string[]>;
 }
@@ -66,6 +71,8 @@ export function buildReport(runs: DrillRun[], env: string, runsPerDrill: number,
       durationsMs: d.durationsMs,
       series: last.series,
       data: last.data,
+      ...(last.service ? { service: last.service } : {}),
+      ...(last.skipped ? { skipped: last.skipped } : {}),
     };
   });
   return {
@@ -79,16 +86,31 @@ export function buildReport(runs: DrillRun[], env: string, runsPerDrill: number,
 
 export function scorecard(report: LabReport): string {
   const mark = (c: Check) => (c.ok ? '✓' : '✗');
-  const rows = [['drill', 'symptom', 'detected', 'mitigated', 'key figure']];
+  const rows = [
+    report.target
+      ? ['drill', 'fault applied', 'sidecar saw it', 'service coped', 'key figure']
+      : ['drill', 'symptom', 'detected', 'mitigated', 'key figure'],
+  ];
   for (const d of report.drills) {
     const runs = report.runsPerDrill > 1 ? ` (${d.passes}/${d.runs})` : '';
-    rows.push([d.name + runs, mark(d.symptom), mark(d.detected), mark(d.mitigated), d.figure]);
+    if (d.skipped) rows.push([d.name + runs, '-', '-', '-', 'skipped']);
+    else rows.push([d.name + runs, mark(d.symptom), mark(d.detected), mark(d.mitigated), d.figure]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => [...r[i]!].length)));
   const line = (r: string[]) =>
     r.map((cell, i) => cell + ' '.repeat(widths[i]! - [...cell].length)).join(' │ ');
   const out = [line(rows[0]!), widths.map((w) => '─'.repeat(w)).join('─┼─'), ...rows.slice(1).map(line)];
+  if (report.target) out.unshift(`target: ${report.target}`, '');
   for (const d of report.drills) {
+    if (d.skipped) {
+      out.push(`  - ${d.name} skipped: ${d.skipped}`);
+      continue;
+    }
+    if (d.service) {
+      out.push(`  ${d.passed ? '✓' : '✗'} ${d.name}: what your service did: ${d.service.did}`);
+      if (d.service.change) out.push(`      what to change: ${d.service.change}`);
+      continue;
+    }
     for (const key of ['symptom', 'detected', 'mitigated'] as const) {
       if (!d[key].ok) out.push(`  ✗ ${d.name} ${key}: ${d[key].detail}`);
     }
@@ -173,7 +195,8 @@ export function renderHtml(report: LabReport): string {
   const sections = report.drills
     .map(
       (d) => `<section><h2>${esc(d.title)} <small>(${esc(d.name)})</small></h2>
-<ul><li>symptom: ${esc(d.symptom.detail)}</li><li>detected: ${esc(d.detected.detail)}</li><li>mitigated: ${esc(d.mitigated.detail)}</li></ul>
+${d.skipped ? `<p>skipped: ${esc(d.skipped)}</p>` : `<ul><li>symptom: ${esc(d.symptom.detail)}</li><li>detected: ${esc(d.detected.detail)}</li><li>mitigated: ${esc(d.mitigated.detail)}</li></ul>`}
+${d.service ? `<p><b>What your service did:</b> ${esc(d.service.did)}</p>${d.service.change ? `<p><b>What to change:</b> ${esc(d.service.change)}</p>` : ''}` : ''}
 ${d.series.map((s) => `<figure>${renderSvg(s)}</figure>`).join('\n')}</section>`,
     )
     .join('\n');
@@ -182,6 +205,7 @@ ${d.series.map((s) => `<figure>${renderSvg(s)}</figure>`).join('\n')}</section>`
 <style>body{font:14px system-ui,sans-serif;margin:2em;max-width:900px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}.ok{color:#2a2}.bad{color:#c22;font-weight:bold}figure{margin:1em 0}</style>
 </head><body>
 <h1>socketlens lab report</h1>
+${report.target ? `<p>target: ${esc(report.target)}</p>` : ''}
 <p>${esc(report.startedAt)} · env ${esc(report.env)} · ${report.runsPerDrill} run(s) per drill · ${report.passed ? 'all passed' : 'FAILED'}</p>
 <table><tr><th>drill</th><th>symptom</th><th>detected</th><th>mitigated</th><th>key figure</th><th>runs</th></tr>
 ${rows}</table>
