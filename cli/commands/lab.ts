@@ -46,21 +46,126 @@ export const LAB_OPTIONS = [
     default: false,
     help: 'Native: also run Prometheus with the alert rules, scraping every sidecar, and report the alerts each drill raised (slower: each sidecar waits for its first scrape).',
   },
+  {
+    flag: 'target',
+    kind: 'url',
+    group: 'Your service',
+    noEnv: true,
+    help: 'Run the drills that apply to any backend against this service (http://host:port) instead of the demo backend.',
+  },
+  {
+    flag: 'ws-path',
+    kind: 'string',
+    group: 'Your service',
+    noEnv: true,
+    default: '/',
+    help: "With --target: the service's WebSocket path (query allowed).",
+  },
+  {
+    flag: 'sse-path',
+    kind: 'string',
+    group: 'Your service',
+    noEnv: true,
+    help: 'With --target: its Server-Sent Events path, if it has one.',
+  },
+  {
+    flag: 'poll-path',
+    kind: 'string',
+    group: 'Your service',
+    noEnv: true,
+    help: 'With --target: its long-poll path, if it has one.',
+  },
+  {
+    flag: 'message-file',
+    kind: 'string',
+    group: 'Your service',
+    noEnv: true,
+    help: 'With --target: a file holding one message that makes the service send data back (e.g. a subscribe), sent as text if it is UTF-8.',
+  },
+  {
+    flag: 'zombie-window',
+    kind: 'duration',
+    group: 'Your service',
+    noEnv: true,
+    default: 10_000,
+    min: 1000,
+    help: 'With --target: how long the zombie drills wait for the service to notice a dead client.',
+  },
+  {
+    flag: 'idle-timeout',
+    kind: 'duration',
+    group: 'Your service',
+    noEnv: true,
+    default: 3000,
+    min: 500,
+    help: "With --target: the idle timeout of the HAProxy hop in the idle drill (set it to your edge's, e.g. 60s).",
+  },
 ] as const satisfies readonly OptionSpec[];
 
 export const help = async () => {
   const missing = missingPackages(LAB_PACKAGES);
+  const list = (ds: ReadonlyArray<{ name: string; title: string }>) =>
+    ds.map((d) => `  ${d.name.padEnd(22)} ${d.title}`);
   const drills =
     missing.length === 0
-      ? (await import('../../lab/drills/index.js')).DRILLS.map((d) => `  ${d.name.padEnd(22)} ${d.title}`)
-      : [`  (the lab ${installLine(missing)})`];
+      ? [
+          'Drills:',
+          ...list((await import('../../lab/drills/index.js')).DRILLS),
+          '',
+          'Drills with --target (against your service):',
+          ...list((await import('../../lab/target/index.js')).TARGET_DRILLS),
+        ]
+      : ['Drills:', `  (the lab ${installLine(missing)})`];
   return renderHelp(
-    'socketlens lab [--drill NAME] [--runs N] [--report DIR] [--env native|compose] [--prometheus]',
+    'socketlens lab [--drill NAME] [--runs N] [--report DIR] [--env native|compose] [--prometheus]\n' +
+      '       socketlens lab --target http://host:port --ws-path /ws [--sse-path P] [--poll-path P] [--message-file F]',
     summary,
     LAB_OPTIONS,
-    ['Drills:', ...drills, '', 'Exit code 0 only if every drill passed.'].join('\n'),
+    [
+      ...drills,
+      '',
+      'With --target, each drill reports what your service did and, where it failed, what to change.',
+      'A drill that cannot apply to your service is skipped, with the reason.',
+      'Exit code 0 only if every drill passed.',
+    ].join('\n'),
   );
 };
+
+type LabArgs = ReturnType<typeof resolveOptions<typeof LAB_OPTIONS>>;
+
+async function targetSpec(o: LabArgs): Promise<import('../../lab/target/types.js').TargetSpec> {
+  const url = o.target!;
+  if (o.env !== 'native') throw new ConfigError('--target', 'runs with --env native only');
+  if (url.protocol !== 'http:' || url.pathname !== '/' || url.search)
+    throw new ConfigError('--target', `"${url.href}" must be http://host:port (put the path in --ws-path)`);
+  for (const [flag, p] of [
+    ['--ws-path', o.wsPath],
+    ['--sse-path', o.ssePath],
+    ['--poll-path', o.pollPath],
+  ] as const) {
+    if (p !== null && !p.startsWith('/')) throw new ConfigError(flag, `"${p}" must start with /`);
+  }
+  let message: string | Buffer | null = null;
+  if (o.messageFile) {
+    const { readFile } = await import('node:fs/promises');
+    const bytes = await readFile(o.messageFile).catch((err: NodeJS.ErrnoException) => {
+      throw new ConfigError('--message-file', `cannot read ${o.messageFile}: ${err.code ?? err.message}`);
+    });
+    // UTF-8 goes as a text message (without the file's final newline), anything else as binary.
+    const text = bytes.toString('utf8');
+    message = Buffer.from(text, 'utf8').equals(bytes) ? text.replace(/\r?\n$/, '') : bytes;
+  }
+  return {
+    url,
+    address: `${url.hostname}:${url.port || 80}`,
+    wsPath: o.wsPath,
+    ssePath: o.ssePath,
+    pollPath: o.pollPath,
+    message,
+    zombieWindowMs: o.zombieWindow,
+    idleTimeoutMs: o.idleTimeout,
+  };
+}
 
 export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const args = parseArgs(argv, LAB_OPTIONS);
@@ -81,8 +186,12 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
     return 1;
   }
   const { runLab, selectDrills } = await import('../../lab/lab.js');
+  const target = o.target ? await targetSpec(o) : undefined;
   try {
-    selectDrills(o.drill ?? undefined);
+    if (target) {
+      const { targetDrills } = await import('../../lab/target/index.js');
+      selectDrills(o.drill ?? undefined, targetDrills(target));
+    } else selectDrills(o.drill ?? undefined);
   } catch (err) {
     throw new ConfigError('--drill', (err as Error).message);
   }
@@ -92,6 +201,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
     reportDir: o.report,
     env: o.env,
     prometheus: o.prometheus,
+    target,
   });
   process.stdout.write(outcome.scorecard);
   if (outcome.files) process.stderr.write(`report: ${outcome.files.json}, ${outcome.files.html}\n`);
