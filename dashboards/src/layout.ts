@@ -12,7 +12,7 @@ import {
   type Panel,
   RowBuilder,
 } from '@grafana/grafana-foundation-sdk/dashboard';
-import { datasourceVariable } from './datasource.js';
+import { datasourceVariable, fleetVariables } from './datasource.js';
 
 export interface Row {
   readonly title: string;
@@ -38,6 +38,7 @@ export function buildBoard(spec: BoardSpec): DashboardBuilder {
     .refresh('10s')
     .timezone('browser')
     .withVariable(datasourceVariable());
+  for (const v of fleetVariables()) b = b.withVariable(v);
   for (const row of spec.rows) {
     b = b.withRow(new RowBuilder(row.title).collapsed(false));
     for (const panel of row.panels) b = b.withPanel(panel);

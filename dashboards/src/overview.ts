@@ -24,18 +24,21 @@ const spec = (): BoardSpec => ({
           description:
             'WebSocket connections relayed right now, across every sidecar. A sudden drop with no drop in users points at the edge (upgrade stripped, idle cut).',
           queries: [{ expr: gauge(M.connectionsActive), legend: 'connections' }],
+          unit: 'short',
         }),
         statPanel({
           title: 'SSE streams',
           description:
             'Server-Sent Events streams open right now. Growth here while WebSocket falls means clients are stepping down the fallback ladder.',
           queries: [{ expr: gauge(M.sseStreamsActive), legend: 'streams' }],
+          unit: 'short',
         }),
         statPanel({
           title: 'Long-polls waiting',
           description:
             'Long-poll requests parked waiting for data. The last rung of the ladder: a rise means WebSocket and SSE both fail for some clients.',
           queries: [{ expr: gauge(M.longpollActive), legend: 'waiting' }],
+          unit: 'short',
         }),
         statPanel({
           title: 'Handshake failure ratio',
@@ -48,11 +51,15 @@ const spec = (): BoardSpec => ({
     },
     {
       title: 'Connections',
-      panels: [s.connectionsByTransport(), s.connectionsOpened()],
+      panels: [s.connectionsByTransport(), s.connectionsOpened(), s.connectionsByInstance({ span: 24 })],
     },
     {
       title: 'Handshakes',
-      panels: [s.handshakeLatency(), s.handshakeFailuresByReason()],
+      panels: [
+        s.handshakeLatency(),
+        s.handshakeFailuresByReason(),
+        s.handshakeFailuresByInstance({ span: 24 }),
+      ],
     },
     {
       title: 'Traffic',
@@ -99,6 +106,7 @@ const spec = (): BoardSpec => ({
           description:
             'Event streams open right now. Streams dropping together at a fixed period reveal an edge that times out quiet responses.',
           queries: [{ expr: gauge(M.sseStreamsActive), legend: 'streams' }],
+          unit: 'short',
           span: 8,
         }),
         timeseriesPanel({
@@ -120,6 +128,7 @@ const spec = (): BoardSpec => ({
           description:
             'Requests parked waiting for an answer. A rise means clients fell back to the last rung because WebSocket and SSE failed.',
           queries: [{ expr: gauge(M.longpollActive), legend: 'waiting' }],
+          unit: 'short',
           span: 8,
         }),
         timeseriesPanel({

@@ -22,7 +22,8 @@ export interface PanelSpec {
   /** What the panel shows and which failure it reveals. */
   readonly description: string;
   readonly queries: readonly Query[];
-  readonly unit?: string;
+  /** Grafana unit id: short (a plain count), cps/ops/reqps (per second), bytes, Bps, s, ms, percentunit. */
+  readonly unit: string;
   /** Width in grid columns (of 24). */
   readonly span?: number;
   readonly height?: number;
@@ -63,7 +64,7 @@ export function timeseriesPanel(spec: TimeseriesSpec): timeseries.PanelBuilder {
     .description(spec.description)
     .datasource(DATASOURCE)
     .targets(targets(spec.queries))
-    .unit(spec.unit ?? 'short')
+    .unit(spec.unit)
     .min(0)
     .span(spec.span ?? 12)
     .height(spec.height ?? 8)
@@ -84,7 +85,7 @@ export function statPanel(spec: PanelSpec): stat.PanelBuilder {
     .description(spec.description)
     .datasource(DATASOURCE)
     .targets(targets(spec.queries))
-    .unit(spec.unit ?? 'short')
+    .unit(spec.unit)
     .span(spec.span ?? 6)
     .height(spec.height ?? 4)
     .graphMode(common.BigValueGraphMode.Area)
@@ -102,7 +103,7 @@ export function heatmapPanel(spec: PanelSpec): heatmap.PanelBuilder {
     .span(spec.span ?? 12)
     .height(spec.height ?? 8)
     .calculate(false)
-    .yAxis(new heatmap.YAxisConfigBuilder().unit(spec.unit ?? 's'))
+    .yAxis(new heatmap.YAxisConfigBuilder().unit(spec.unit))
     .color(
       new heatmap.HeatmapColorOptionsBuilder()
         .mode(heatmap.HeatmapColorMode.Scheme)

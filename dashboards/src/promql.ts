@@ -6,6 +6,7 @@
  * here; queries.ts replaces them with concrete windows when the queries are run outside Grafana.
  */
 import type { MetricDefinition } from '../../proxy/metrics/definitions.js';
+import { FLEET_MATCHERS } from './datasource.js';
 
 /** Grafana's rate window: at least four scrape intervals, so rate() always has two samples. */
 export const RATE_WINDOW = '$__rate_interval';
@@ -14,10 +15,14 @@ export const STEP_WINDOW = '$__interval';
 
 type Matchers = Readonly<Record<string, string>>;
 
-/** A label selector such as `{reason="upgrade_stripped"}`, or '' when there are no matchers. */
+/**
+ * A label selector such as `{job=~"$job", instance=~"$instance", reason="upgrade_stripped"}`:
+ * the fleet variables first (regex matches, so "All" and multi-select work), then `matchers`.
+ */
 export function selector(matchers: Matchers = {}): string {
+  const fleet = Object.entries(FLEET_MATCHERS).map(([k, v]) => `${k}=~${JSON.stringify(v)}`);
   const parts = Object.entries(matchers).map(([k, v]) => `${k}=${JSON.stringify(v)}`);
-  return parts.length === 0 ? '' : `{${parts.join(', ')}}`;
+  return `{${[...fleet, ...parts].join(', ')}}`;
 }
 
 /** The series of a metric; histograms need the part (bucket, sum or count). */
@@ -37,7 +42,7 @@ function by(labels: readonly string[]): string {
   return labels.length === 0 ? '' : ` by (${labels.join(', ')})`;
 }
 
-/** Per-second rate of a counter, summed (optionally by labels) across every sidecar. */
+/** Per-second rate of a counter, summed (optionally by labels) across the selected sidecars. */
 export function sumRate(
   def: MetricDefinition,
   opts: { by?: readonly string[]; where?: Matchers } = {},
@@ -46,7 +51,7 @@ export function sumRate(
   return `sum${by(opts.by ?? [])} (rate(${series(def, opts.where)}[${RATE_WINDOW}]))`;
 }
 
-/** A gauge aggregated across every sidecar. */
+/** A gauge aggregated across the selected sidecars. */
 export function gauge(
   def: MetricDefinition,
   opts: { agg?: 'sum' | 'max'; by?: readonly string[]; where?: Matchers } = {},

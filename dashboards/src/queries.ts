@@ -24,10 +24,16 @@ export const MACRO_VALUES: Readonly<Record<string, string>> = {
   __range: '30m',
 };
 
-/** Replaces `$__x` and `${__x}` macros; throws on a macro it does not know. */
-export function expandMacros(expr: string): string {
-  return expr.replace(/\$\{?(__\w+)\}?/g, (whole, name: string) => {
-    const value = MACRO_VALUES[name];
+/** What the fleet variables ($job, $instance) stand for when "All" is selected. */
+export const ALL_VALUES: Readonly<Record<string, string>> = { job: '.+', instance: '.+' };
+
+/**
+ * Replaces `$__x` and `${__x}` macros and the fleet variables (`$job`, `$instance`: "All" unless
+ * `variables` gives a value, a regex as Grafana sends it); throws on one it does not know.
+ */
+export function expandMacros(expr: string, variables: Readonly<Record<string, string>> = {}): string {
+  return expr.replace(/\$\{?(\w+)\}?/g, (whole, name: string) => {
+    const value = MACRO_VALUES[name] ?? variables[name] ?? ALL_VALUES[name];
     if (value === undefined) throw new Error(`unknown Grafana macro ${whole} in: ${expr}`);
     return value;
   });
@@ -42,7 +48,7 @@ function panelsOf(d: Dashboard): Panel[] {
   return out;
 }
 
-export function listPanelQueries(): PanelQuery[] {
+export function listPanelQueries(variables: Readonly<Record<string, string>> = {}): PanelQuery[] {
   const out: PanelQuery[] = [];
   for (const board of BOARDS) {
     const d = board.build();
@@ -50,7 +56,11 @@ export function listPanelQueries(): PanelQuery[] {
       for (const target of panel.targets ?? []) {
         const expr = (target as { expr?: unknown }).expr;
         if (typeof expr !== 'string') continue;
-        out.push({ dashboard: d.uid ?? board.file, panel: panel.title ?? '', expr: expandMacros(expr) });
+        out.push({
+          dashboard: d.uid ?? board.file,
+          panel: panel.title ?? '',
+          expr: expandMacros(expr, variables),
+        });
       }
     }
   }

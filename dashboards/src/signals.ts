@@ -26,6 +26,7 @@ export const connectionsByTransport = (l: Layout = {}) =>
       { expr: gauge(M.realtimeActive, { by: ['transport'] }), legend: '{{transport}}' },
       { expr: gauge(M.connectionsActive), legend: 'ws_connections_active' },
     ],
+    unit: 'short',
     ...l,
   });
 
@@ -81,6 +82,7 @@ export const heartbeatMisses = (l: Layout = {}) =>
     description:
       'Pings not answered by a pong in time, by the peer that stayed silent. A steady rate reveals half-open (zombie) sockets that look connected but carry nothing.',
     queries: [{ expr: sumRate(M.heartbeatMisses, { by: ['peer'] }), legend: '{{peer}}' }],
+    unit: 'cps',
     ...l,
   });
 
@@ -103,6 +105,7 @@ export const slowConsumerDisconnects = (l: Layout = {}) =>
     description:
       'Clients cut because their send buffer stayed over the limit past the grace period. Non-zero confirms slow consumers are being shed rather than eating memory.',
     queries: [{ expr: sumRate(M.slowConsumerDisconnects), legend: 'disconnects' }],
+    unit: 'cps',
     ...l,
   });
 
@@ -112,6 +115,7 @@ export const connectionDurationHeatmap = (l: Layout = {}) =>
     description:
       'How long closed WebSocket connections lived, per lifetime bucket. A bright horizontal band at one age (e.g. 60 s) reveals an idle timeout at a proxy or load balancer.',
     queries: [{ expr: bucketIncrease(M.connectionDuration), legend: '{{le}}' }],
+    unit: 's',
     ...l,
   });
 
@@ -121,5 +125,30 @@ export const sseDurationHeatmap = (l: Layout = {}) =>
     description:
       'How long ended Server-Sent Events streams lived. A band at one age reveals the same idle cut that hits WebSocket.',
     queries: [{ expr: bucketIncrease(M.sseStreamDuration), legend: '{{le}}' }],
+    unit: 's',
+    ...l,
+  });
+
+/** Per sidecar: where the connections are, so one overloaded or emptied instance stands out. */
+export const connectionsByInstance = (l: Layout = {}) =>
+  timeseriesPanel({
+    title: 'Live connections per instance',
+    description:
+      'Live real-time connections (every transport) on each selected sidecar, labelled job/instance. One instance dropping to zero while the others hold reveals a bad node or a hop in front of it; one far above the rest reveals unbalanced routing or sticky sessions.',
+    queries: [{ expr: gauge(M.realtimeActive, { by: ['job', 'instance'] }), legend: '{{job}} {{instance}}' }],
+    unit: 'short',
+    ...l,
+  });
+
+/** Per sidecar: failed upgrades, so a failure confined to one instance or service is visible. */
+export const handshakeFailuresByInstance = (l: Layout = {}) =>
+  timeseriesPanel({
+    title: 'Handshake failures per instance',
+    description:
+      'Failed upgrades per second on each selected sidecar. Failures on one instance only point at its node or its own hop; failures everywhere at the shared edge or the backend.',
+    queries: [
+      { expr: sumRate(M.handshakeFailures, { by: ['job', 'instance'] }), legend: '{{job}} {{instance}}' },
+    ],
+    unit: 'reqps',
     ...l,
   });

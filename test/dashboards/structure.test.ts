@@ -11,6 +11,9 @@ import { BOARDS, repoRoot } from '../../dashboards/src/boards.js';
 // biome-ignore lint/suspicious/noExplicitAny: committed JSON, walked generically
 type Json = any;
 
+/** The fleet selector every series carries. */
+const FLEET = '{job=~"$job", instance=~"$instance"}';
+
 const ROOT = repoRoot();
 const load = (file: string): Json => JSON.parse(readFileSync(join(ROOT, file), 'utf8'));
 const overview = load('dashboards/overview.json');
@@ -70,11 +73,48 @@ describe('both boards', () => {
 
     test(`${file}: every panel and every query uses \${datasource}, nothing else`, () => {
       const refs = datasourceRefs(d);
-      const expected = panels(d).reduce((n, p) => n + 1 + p.targets.length, 0);
+      const queryVariables = d.templating.list.filter((v: Json) => v.type === 'query').length;
+      const expected = panels(d).reduce((n, p) => n + 1 + p.targets.length, 0) + queryVariables;
       assert.equal(refs.length, expected);
       for (const [path, ref] of refs) {
         // biome-ignore lint/suspicious/noTemplateCurlyInString: a Grafana variable, meant literally
         assert.deepEqual(ref, { type: 'prometheus', uid: '${datasource}' }, path);
+      }
+    });
+
+    test(`${file}: job and instance variables (multi, All = .+), used by every series of every query`, () => {
+      const vars = d.templating.list.filter((v: Json) => v.type === 'query');
+      assert.deepEqual(
+        vars.map((v: Json) => [v.name, v.definition, v.multi, v.includeAll, v.allValue]),
+        [
+          ['job', 'label_values(ws_connections_active, job)', true, true, '.+'],
+          ['instance', 'label_values(ws_connections_active{job=~"$job"}, instance)', true, true, '.+'],
+        ],
+      );
+      for (const p of panels(d))
+        for (const t of p.targets) {
+          // Every metric name followed by a selector, and every selector starting with the fleet.
+          const names = [...(t.expr as string).matchAll(/\b([a-z_]+_(?:total|bucket|active|bytes))\b(.?)/g)];
+          assert.ok(names.length > 0, t.expr);
+          for (const [, name, next] of names) assert.equal(next, '{', `${p.title}: ${name} without selector`);
+          const selectors = [...(t.expr as string).matchAll(/\{([^}]*)\}/g)]
+            .map((m) => m[1])
+            .filter((x) => !x.startsWith('{'));
+          for (const sel of selectors.filter((x) => x.includes('=')))
+            assert.ok(sel.startsWith('job=~"$job", instance=~"$instance"'), `${p.title}: ${sel}`);
+        }
+    });
+
+    test(`${file}: every panel states its unit; rates are per second, sizes bytes, durations s or ms`, () => {
+      for (const p of panels(d)) {
+        const unit = p.type === 'heatmap' ? p.options.yAxis.unit : p.fieldConfig.defaults.unit;
+        assert.ok(
+          ['short', 'cps', 'ops', 'reqps', 'mps', 'Bps', 'bytes', 's', 'ms', 'percentunit'].includes(unit),
+          `${p.title}: unit ${unit}`,
+        );
+        const exprs = p.targets.map((t: Json) => t.expr as string).join(' ');
+        if (/^sum( by \([^)]*\))? \(rate\(/.test(exprs) && !exprs.includes('/'))
+          assert.ok(['cps', 'ops', 'reqps', 'mps', 'Bps'].includes(unit), `${p.title}: a rate in ${unit}`);
       }
     });
 
@@ -131,8 +171,8 @@ describe('overview board', () => {
 
   test('connections by transport plus the WebSocket gauge', () => {
     assert.deepEqual(exprs('Live connections by transport'), [
-      'sum by (transport) (socketlens_connections_active)',
-      'sum (ws_connections_active)',
+      `sum by (transport) (socketlens_connections_active${FLEET})`,
+      `sum (ws_connections_active${FLEET})`,
     ]);
   });
 
@@ -141,14 +181,16 @@ describe('overview board', () => {
       exprs('Handshake latency p50 / p95 / p99'),
       [0.5, 0.95, 0.99].map(
         (q) =>
-          `histogram_quantile(${q}, sum by (le) (rate(ws_handshake_duration_ms_bucket[$__rate_interval])))`,
+          `histogram_quantile(${q}, sum by (le) (rate(ws_handshake_duration_ms_bucket${FLEET}[$__rate_interval])))`,
       ),
     );
   });
 
   test('close codes with 1006 drawn in red', () => {
     const p = panel(overview, 'Closes by code');
-    assert.deepEqual(exprs('Closes by code'), ['sum by (code) (rate(ws_close_total[$__rate_interval]))']);
+    assert.deepEqual(exprs('Closes by code'), [
+      `sum by (code) (rate(ws_close_total${FLEET}[$__rate_interval]))`,
+    ]);
     assert.equal(p.targets[0].legendFormat, '{{code}}');
     const o = p.fieldConfig.overrides.find(
       (x: Json) => x.matcher.id === 'byName' && x.matcher.options === '1006',
@@ -167,7 +209,7 @@ describe('overview board', () => {
     assert.equal(p.targets[0].format, 'heatmap');
     assert.equal(
       p.targets[0].expr,
-      'sum by (le) (increase(ws_connection_duration_seconds_bucket[$__interval]))',
+      `sum by (le) (increase(ws_connection_duration_seconds_bucket${FLEET}[$__interval]))`,
     );
   });
 
@@ -193,7 +235,7 @@ describe('overview board', () => {
     ]) {
       assert.ok(all.includes(m.name), m.name);
     }
-    assert.ok(all.includes('ws_send_buffer_bytes{stat="max"}'));
-    assert.ok(all.includes('ws_send_buffer_bytes{stat="sum"}'));
+    assert.ok(all.includes('ws_send_buffer_bytes{job=~"$job", instance=~"$instance", stat="max"}'));
+    assert.ok(all.includes('ws_send_buffer_bytes{job=~"$job", instance=~"$instance", stat="sum"}'));
   });
 });
