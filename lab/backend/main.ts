@@ -10,7 +10,8 @@ const HELP = `usage: node dist/lab/backend/main.js [options]
   --port <n>            listen port, 0=ephemeral (env BACKEND_PORT, default 0)
   --node-id <id>        name of this node        (env BACKEND_NODE_ID, default n1)
   --redis <url>         Redis for the cross-node bus; in-process bus without it
-                                                 (env BACKEND_REDIS_URL or REDIS_URL)
+                                                 (env BACKEND_REDIS_URL or REDIS_URL; empty = none)
+  --redis-prefix <p>    key/channel prefix on that Redis (env BACKEND_REDIS_PREFIX)
   --heartbeat <ms>      WebSocket ping interval, 0=off (env BACKEND_HEARTBEAT_MS, default ${DEFAULT_HEARTBEAT_MS})
   --deflate             enable permessage-deflate (env BACKEND_DEFLATE=1)
   --sse-keepalive <ms>  SSE comment interval      (env BACKEND_SSE_KEEPALIVE_MS, default 15000)
@@ -39,6 +40,7 @@ async function main(): Promise<void> {
         port: { type: 'string' },
         'node-id': { type: 'string' },
         redis: { type: 'string' },
+        'redis-prefix': { type: 'string' },
         heartbeat: { type: 'string' },
         deflate: { type: 'boolean' },
         'sse-keepalive': { type: 'string' },
@@ -64,6 +66,7 @@ async function main(): Promise<void> {
     port: int('--port', values.port ?? env.BACKEND_PORT, 0),
     nodeId,
     redisUrl: values.redis ?? env.BACKEND_REDIS_URL ?? env.REDIS_URL ?? undefined,
+    redisPrefix: (values['redis-prefix'] ?? env.BACKEND_REDIS_PREFIX) || undefined,
     heartbeatIntervalMs: int(
       '--heartbeat',
       values.heartbeat ?? env.BACKEND_HEARTBEAT_MS,

@@ -13,7 +13,8 @@ export type LabErrorCode =
   | 'SL_LAB_PROCESS_EXITED'
   | 'SL_LAB_READY_TIMEOUT'
   | 'SL_LAB_COMMAND_FAILED'
-  | 'SL_LAB_HTTP';
+  | 'SL_LAB_HTTP'
+  | 'SL_LAB_COMPOSE';
 
 export class LabError extends SocketlensError {
   declare readonly code: LabErrorCode;

@@ -12,6 +12,10 @@ import {
   COMPOSE_SERVICES,
   COMPOSE_VARIABLES,
   ComposeEnvironment,
+  defaultsEnv,
+  ownContainerId,
+  REDIS_URL,
+  sidecarEnv,
   sidecarOverrideEnv,
 } from '../../lab/env/compose.js';
 import { findBinary } from '../../lab/runner/binaries.js';
@@ -96,7 +100,7 @@ describe('lab/env/compose.ts against docker-compose.yml', () => {
       const env = service(config, name).environment ?? {};
       assert.equal(env.SOCKETLENS_LISTEN, `0.0.0.0:${COMPOSE_PORTS.sidecar}`);
       assert.equal(env.SOCKETLENS_ADMIN, `0.0.0.0:${COMPOSE_PORTS.sidecarAdmin}`);
-      // sidecars[k] fronts backends[k]: compose.ts picks the sidecar by its target.
+      // By default sidecars[k] fronts backends[k]; a drill points it anywhere with SIDECAR_K_TARGET.
       assert.equal(env.SOCKETLENS_TARGET, `http://${COMPOSE_SERVICES.backends[k]}:${COMPOSE_PORTS.backend}`);
     });
     for (const name of COMPOSE_SERVICES.backends) {
@@ -105,25 +109,61 @@ describe('lab/env/compose.ts against docker-compose.yml', () => {
     }
   });
 
-  it('reads every variable compose.ts sets, and each one reaches the service', async () => {
+  it('reads every variable compose.ts sets, and each one reaches its service', async () => {
     const raw = readFileSync(COMPOSE_FILE, 'utf8');
-    for (const v of Object.values(COMPOSE_VARIABLES)) {
+    const names = Object.keys(defaultsEnv()).filter((n) => !n.startsWith('SOCKETLENS_'));
+    assert.equal(names.length, 2 * 3 + 3 + 4);
+    for (const v of names)
       assert.match(raw, new RegExp(`\\$\\{${v}[:}-]`), `docker-compose.yml never reads ${v}`);
-    }
     assert.doesNotMatch(raw, /HOP_IDLE_TIMEOUT/, 'the hop variable is IDLE_TIMEOUT');
     const config = await configWith({
       [COMPOSE_VARIABLES.hopIdleTimeout]: '1234ms',
       [COMPOSE_VARIABLES.hopUpstream]: 'sidecar-1:8080',
       [COMPOSE_VARIABLES.edgeUpstream]: 'sidecar-2:8080',
-      [COMPOSE_VARIABLES.backendHeartbeat]: '0',
+      [COMPOSE_VARIABLES.backendHeartbeat('backend-2')]: '0',
+      [COMPOSE_VARIABLES.backendRedisUrl('backend-2')]: '',
+      [COMPOSE_VARIABLES.backendRedisPrefix]: 'lab42',
+      [COMPOSE_VARIABLES.sidecarTarget('sidecar-3')]: 'http://toxiproxy:20001',
     });
     const hop = service(config, COMPOSE_SERVICES.hop).environment ?? {};
     assert.equal(hop.IDLE_TIMEOUT, '1234ms');
     assert.equal(hop.UPSTREAM, 'sidecar-1:8080');
     assert.equal(service(config, COMPOSE_SERVICES.edge).environment?.UPSTREAM, 'sidecar-2:8080');
-    for (const b of COMPOSE_SERVICES.backends) {
-      assert.equal(service(config, b).environment?.BACKEND_HEARTBEAT_MS, '0', b);
+    // Only backend-2 was given values; the others keep the file's defaults (Redis bus on).
+    const [b1, b2, b3] = COMPOSE_SERVICES.backends.map((b) => service(config, b).environment ?? {});
+    assert.deepEqual(
+      [b1?.BACKEND_HEARTBEAT_MS, b2?.BACKEND_HEARTBEAT_MS, b3?.BACKEND_HEARTBEAT_MS],
+      ['', '0', ''],
+    );
+    assert.deepEqual(
+      [b1?.BACKEND_REDIS_URL, b2?.BACKEND_REDIS_URL, b3?.BACKEND_REDIS_URL],
+      [REDIS_URL, '', REDIS_URL],
+    );
+    for (const b of [b1, b2, b3]) assert.equal(b?.BACKEND_REDIS_PREFIX, 'lab42');
+    const targets = COMPOSE_SERVICES.sidecars.map((s) => service(config, s).environment?.SOCKETLENS_TARGET);
+    assert.deepEqual(targets, ['http://backend-1:3000', 'http://backend-2:3000', 'http://toxiproxy:20001']);
+    // The blank defaults compose.ts passes when it puts a service back give the file's values.
+    const restored = await configWith(defaultsEnv());
+    for (const [k, s] of COMPOSE_SERVICES.sidecars.entries()) {
+      assert.equal(service(restored, s).environment?.SOCKETLENS_TARGET, `http://backend-${k + 1}:3000`);
     }
+    assert.equal(service(restored, COMPOSE_SERVICES.hop).environment?.IDLE_TIMEOUT, '5s');
+    assert.equal(service(restored, COMPOSE_SERVICES.edge).environment?.UPSTREAM, 'sidecar-1:8080');
+    for (const b of COMPOSE_SERVICES.backends) {
+      assert.equal(service(restored, b).environment?.BACKEND_REDIS_URL, REDIS_URL, b);
+      assert.equal(service(restored, b).environment?.BACKEND_REDIS_PREFIX, 'socketlens', b);
+    }
+  });
+
+  it('finds its own container from mountinfo (the drills service)', () => {
+    const id = 'a'.repeat(64);
+    const mountinfo = [
+      '712 700 0:64 / / rw,relatime master:1 - overlay overlay rw',
+      `731 712 254:1 /var/lib/docker/containers/${id}/resolv.conf /etc/resolv.conf rw,relatime - ext4 /dev/vda rw`,
+      `733 712 254:1 /var/lib/docker/containers/${id}/hosts /etc/hosts rw,relatime - ext4 /dev/vda rw`,
+    ].join('\n');
+    assert.equal(ownContainerId(mountinfo), id);
+    assert.equal(ownContainerId('712 700 0:64 / / rw,relatime - ext4 /dev/vda rw'), null);
   });
 
   it('passes sidecar overrides as SOCKETLENS_* variables the sidecars read', async () => {
@@ -150,6 +190,11 @@ describe('lab/env/compose.ts against docker-compose.yml', () => {
         assert.ok(name in (service(config, s).environment ?? {}), `${s} does not read ${name}`);
       }
     }
+    // Options the drill did not give are blanked, so the caller's shell cannot leak into a drill.
+    const full = sidecarEnv({ heartbeatInterval: 1000 });
+    assert.equal(full.SOCKETLENS_HEARTBEAT_INTERVAL, '1000');
+    assert.equal(full.SOCKETLENS_SLOW_CONSUMER, '');
+    assert.deepEqual(Object.keys(full).sort(), Object.keys(sidecarOverrideEnv(all)).sort());
     const withEnv = await configWith(env);
     for (const s of COMPOSE_SERVICES.sidecars) {
       const e = service(withEnv, s).environment ?? {};

@@ -18,6 +18,7 @@ import {
   type ComposeService,
   composeConfig,
   hostPathOf,
+  ROOT,
   rawCompose,
   repoRelative,
   run,
@@ -27,6 +28,7 @@ import {
 const SERVICES = [
   'backend-1',
   'backend-2',
+  'backend-3',
   'drills',
   'edge',
   'edge-cert',
@@ -36,6 +38,7 @@ const SERVICES = [
   'redis',
   'sidecar-1',
   'sidecar-2',
+  'sidecar-3',
   'toxiproxy',
 ];
 
@@ -77,10 +80,12 @@ describe('docker-compose.yml', () => {
     assert.deepEqual(built, {
       'backend-1': '.#lab',
       'backend-2': '.#lab',
+      'backend-3': '.#lab',
       drills: '.#lab',
       'edge-cert': '.#lab',
       'sidecar-1': '.#sidecar',
       'sidecar-2': '.#sidecar',
+      'sidecar-3': '.#sidecar',
     });
     assert.equal(service(config, 'sidecar-1').image, 'socketlens/sidecar:0.1.0');
     assert.equal(service(config, 'backend-1').image, 'socketlens/lab:0.1.0');
@@ -167,11 +172,12 @@ describe('docker-compose.yml', () => {
 
   it('wires each sidecar to its backend, and edge/hop/prometheus to the sidecars', async () => {
     const { config } = await composeConfig();
-    const s1 = sidecarConfigOf(service(config, 'sidecar-1'));
-    const s2 = sidecarConfigOf(service(config, 'sidecar-2'));
-    assert.equal(s1.target.href, 'http://backend-1:3000/');
-    assert.equal(s2.target.href, 'http://backend-2:3000/');
-    for (const s of [s1, s2]) {
+    const sidecars = ['sidecar-1', 'sidecar-2', 'sidecar-3'].map((n) => sidecarConfigOf(service(config, n)));
+    assert.deepEqual(
+      sidecars.map((s) => s.target.href),
+      ['http://backend-1:3000/', 'http://backend-2:3000/', 'http://backend-3:3000/'],
+    );
+    for (const s of sidecars) {
       assert.deepEqual(s.listen, { host: '0.0.0.0', port: 8080 });
       assert.deepEqual(s.admin, { host: '0.0.0.0', port: 9464 });
     }
@@ -179,8 +185,10 @@ describe('docker-compose.yml', () => {
     for (const [name, node] of [
       ['backend-1', 'n1'],
       ['backend-2', 'n2'],
+      ['backend-3', 'n3'],
     ] as const) {
-      assert.deepEqual(service(config, name).command, [
+      const s = service(config, name);
+      assert.deepEqual(s.command, [
         'node',
         'dist/lab/backend/main.js',
         '--host',
@@ -189,14 +197,15 @@ describe('docker-compose.yml', () => {
         '3000',
         '--node-id',
         node,
-        '--redis',
-        'redis://redis:6379',
       ]);
+      assert.equal(s.environment?.BACKEND_REDIS_URL, 'redis://redis:6379', name);
+      assert.equal(s.environment?.BACKEND_REDIS_PREFIX, 'socketlens', name);
     }
-    assert.equal(service(config, 'edge').environment?.UPSTREAM, `sidecar-1:${s1.listen.port}`);
-    assert.equal(service(config, 'hop').environment?.UPSTREAM, `sidecar-2:${s2.listen.port}`);
+    const [s1, s2] = sidecars;
+    assert.equal(service(config, 'edge').environment?.UPSTREAM, `sidecar-1:${s1!.listen.port}`);
+    assert.equal(service(config, 'hop').environment?.UPSTREAM, `sidecar-2:${s2!.listen.port}`);
     const targets = JSON.parse(service(config, 'prometheus').environment?.SIDECAR_TARGETS ?? '[]');
-    assert.deepEqual(targets, [`sidecar-1:${s1.admin!.port}`, `sidecar-2:${s2.admin!.port}`]);
+    assert.deepEqual(targets, ['sidecar-1:9464', 'sidecar-2:9464', 'sidecar-3:9464']);
     assert.deepEqual(service(config, 'toxiproxy').command, ['-host=0.0.0.0', '-port=8474']);
   });
 
@@ -214,6 +223,7 @@ describe('docker-compose.yml', () => {
       [
         'backend-1 127.0.0.1::3000/tcp',
         'backend-2 127.0.0.1::3000/tcp',
+        'backend-3 127.0.0.1::3000/tcp',
         'edge 127.0.0.1:8080:8080/tcp',
         'edge 127.0.0.1:8443:8443/tcp',
         'grafana 127.0.0.1:3000:3000/tcp',
@@ -223,6 +233,8 @@ describe('docker-compose.yml', () => {
         'sidecar-1 127.0.0.1:9464:9464/tcp',
         'sidecar-2 127.0.0.1::8080/tcp',
         'sidecar-2 127.0.0.1:9465:9464/tcp',
+        'sidecar-3 127.0.0.1::8080/tcp',
+        'sidecar-3 127.0.0.1:9466:9464/tcp',
         'toxiproxy 127.0.0.1:8474:8474/tcp',
         ...toxiproxyRange,
       ].sort(),
@@ -237,7 +249,7 @@ describe('docker-compose.yml', () => {
       .filter((n) => !fixed.includes(n))
       .sort();
     const { config } = await composeConfig();
-    for (const name of ['sidecar-1', 'sidecar-2']) {
+    for (const name of ['sidecar-1', 'sidecar-2', 'sidecar-3']) {
       const env = service(config, name).environment ?? {};
       assert.deepEqual(Object.keys(env).sort(), [...fixed, ...settable].sort(), name);
       for (const k of settable) assert.equal(env[k], '', `${name} ${k}`);
@@ -251,14 +263,14 @@ describe('docker-compose.yml', () => {
     const res = await run(findBinary('docker-compose'), ['-f', COMPOSE_FILE, 'config'], { env });
     assert.equal(res.code, 0, res.stderr);
     const withEnv = parse(res.stdout) as ComposeConfig;
-    for (const name of ['sidecar-1', 'sidecar-2']) {
+    for (const name of ['sidecar-1', 'sidecar-2', 'sidecar-3']) {
       const c = sidecarConfigOf(service(withEnv, name));
       assert.equal(c.heartbeatInterval, 2000, name);
       assert.equal(c.slowConsumer, true, name);
     }
   });
 
-  it('runs the drills from a container only on demand, with the repository at its host path', async () => {
+  it("runs the drills from a container only on demand, whatever the caller's PWD", async () => {
     const { config } = await composeConfig();
     const drills = config.services.drills as unknown as {
       profiles: string[];
@@ -269,15 +281,32 @@ describe('docker-compose.yml', () => {
     };
     assert.deepEqual(drills.profiles, ['drills']);
     assert.equal(drills.network_mode, 'host');
-    const repo = drills.environment.SOCKETLENS_COMPOSE_DIR;
-    assert.deepEqual(drills.command.slice(0, 5), ['node', 'bin/socketlens.js', 'lab', '--env', 'compose']);
+    // The checkout at a fixed path; its host path comes from the container's compose labels.
+    assert.equal(drills.environment.SOCKETLENS_COMPOSE_FILE, '/socketlens/docker-compose.yml');
+    assert.equal(drills.environment.SOCKETLENS_COMPOSE_DIR, undefined);
+    assert.deepEqual(drills.command, [
+      'node',
+      'bin/socketlens.js',
+      'lab',
+      '--env',
+      'compose',
+      '--report',
+      '/socketlens/lab-report',
+    ]);
     assert.deepEqual(
       drills.volumes.map((v) => [v.source, v.target]),
       [
-        [repo, repo],
+        [ROOT, '/socketlens'],
         ['/var/run/docker.sock', '/var/run/docker.sock'],
       ],
     );
+    // Nothing in the file depends on the caller's shell directory.
+    assert.doesNotMatch(readFileSync(COMPOSE_FILE, 'utf8'), /\$\{?PWD/);
+    const elsewhere = await run(findBinary('docker-compose'), ['-f', COMPOSE_FILE, 'config'], {
+      env: { PATH: process.env.PATH },
+      cwd: '/',
+    });
+    assert.equal(elsewhere.code, 0, elsewhere.stderr);
     // The edge and its cert step share one cert volume.
     const tls = (name: string) =>
       (service(config, name).volumes ?? []).find((m) => m.type === 'volume')?.source;

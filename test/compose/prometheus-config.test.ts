@@ -64,7 +64,7 @@ describe('prometheus as compose runs it', { timeout: 30_000 }, () => {
     assert.equal(res.stdout, `${rendered}\n`);
 
     const targets = JSON.parse(prom.environment!.SIDECAR_TARGETS!) as string[];
-    assert.deepEqual(targets, ['sidecar-1:9464', 'sidecar-2:9464']);
+    assert.deepEqual(targets, ['sidecar-1:9464', 'sidecar-2:9464', 'sidecar-3:9464']);
     assert.equal(readFileSync(rendered, 'utf8'), renderPrometheusConfig(targets, join(out, 'rules')));
 
     const check = await run(findBinary('promtool'), ['check', 'config', rendered]);
