@@ -12,8 +12,8 @@ const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.ur
 
 /** What the native lab loads: the demo backend (ws, redis) and the Toxiproxy client. */
 export const LAB_PACKAGES = ['ws', 'redis', 'toxiproxy-node-client'] as const;
-/** What `lab --env compose` loads on top. */
-export const COMPOSE_PACKAGES = ['docker-compose'] as const;
+/** What `lab --env compose` loads on top: nothing, it spawns the `docker compose` CLI itself. */
+export const COMPOSE_PACKAGES: readonly string[] = [];
 
 function resolvable(name: string): boolean {
   try {

@@ -10,7 +10,7 @@ import { NativeEnvironment } from './env/native.js';
 import { type AlertWatch, watchAlerts } from './env/prometheus-watch.js';
 import type { EnvKind, LabEnvironment } from './env/types.js';
 import { DRILLS } from './drills/index.js';
-import type { Drill, DrillResult } from './drills/types.js';
+import { DEFAULT_DRILL_TIMEOUT_MS, type Drill, type DrillResult } from './drills/types.js';
 import { targetDrills } from './target/index.js';
 import type { TargetSpec } from './target/types.js';
 import { buildReport, type DrillRun, type LabReport, scorecard, writeReport } from './report/render.js';
@@ -24,7 +24,7 @@ export interface LabOptions {
   env?: EnvKind | LabEnvironment;
   /** Progress lines (default: stderr). */
   progress?: (line: string) => void;
-  /** Hard limit per drill run (default 60 s). */
+  /** Hard limit per drill run, for every drill (default: each drill's own timeoutMs). */
   drillTimeoutMs?: number;
   /**
    * Native only: run a real Prometheus scraping every sidecar with the project's alert rules,
@@ -70,10 +70,11 @@ export async function runLab(opts: LabOptions = {}): Promise<LabOutcome> {
     typeof opts.env === 'object'
       ? opts.env
       : opts.env === 'compose'
-        ? // Loaded only when asked for: it needs the docker-compose package, which native runs do not.
-          new (await import('./env/compose.js')).ComposeEnvironment()
+        ? // Loaded only when asked for: it drives the `docker compose` CLI.
+          new (await import('./env/compose.js')).ComposeEnvironment({
+            log: (l) => progress(`[lab] compose: ${l}`),
+          })
         : new NativeEnvironment({ prometheus: opts.prometheus === true });
-  const timeoutMs = opts.drillTimeoutMs ?? 60_000;
   const startedAt = new Date();
   const results: DrillRun[] = [];
   let watch: AlertWatch | null = null;
@@ -87,6 +88,7 @@ export async function runLab(opts: LabOptions = {}): Promise<LabOutcome> {
       watch?.phase(drill.name);
       const entry: DrillRun = { name: drill.name, title: drill.title, runs: [], durationsMs: [] };
       results.push(entry);
+      const timeoutMs = opts.drillTimeoutMs ?? drill.timeoutMs ?? DEFAULT_DRILL_TIMEOUT_MS;
       for (let i = 1; i <= runs; i++) {
         const t0 = performance.now();
         progress(`[lab] ${drill.name}${runs > 1 ? ` run ${i}/${runs}` : ''} ...`);

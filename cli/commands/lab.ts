@@ -40,6 +40,13 @@ export const LAB_OPTIONS = [
     help: 'native: child processes on loopback; compose: the docker-compose stack.',
   },
   {
+    flag: 'drill-timeout',
+    kind: 'duration',
+    group: 'Lab',
+    min: 1000,
+    help: "Hard limit of each drill run (e.g. 5m), for every drill; default each drill's own limit (--help lists them).",
+  },
+  {
     flag: 'prometheus',
     kind: 'bool',
     group: 'Lab',
@@ -104,12 +111,17 @@ export const LAB_OPTIONS = [
 
 export const help = async () => {
   const missing = missingPackages(LAB_PACKAGES);
-  const list = (ds: ReadonlyArray<{ name: string; title: string }>) =>
-    ds.map((d) => `  ${d.name.padEnd(22)} ${d.title}`);
+  const { DEFAULT_DRILL_TIMEOUT_MS } = await import('../../lab/drills/types.js');
+  // Each drill with the limit of one run (--drill-timeout overrides them all).
+  const list = (ds: ReadonlyArray<{ name: string; title: string; timeoutMs?: number }>) =>
+    ds.map(
+      (d) =>
+        `  ${d.name.padEnd(22)} ${`${Math.round((d.timeoutMs ?? DEFAULT_DRILL_TIMEOUT_MS) / 1000)}s`.padStart(4)}  ${d.title}`,
+    );
   const drills =
     missing.length === 0
       ? [
-          'Drills:',
+          'Drills (limit of one run):',
           ...list((await import('../../lab/drills/index.js')).DRILLS),
           '',
           'Drills with --target (against your service):',
@@ -117,7 +129,7 @@ export const help = async () => {
         ]
       : ['Drills:', `  (the lab ${installLine(missing)})`];
   return renderHelp(
-    'socketlens lab [--drill NAME] [--runs N] [--report DIR] [--env native|compose] [--prometheus]\n' +
+    'socketlens lab [--drill NAME] [--runs N] [--report DIR] [--env native|compose] [--drill-timeout D] [--prometheus]\n' +
       '       socketlens lab --target http://host:port --ws-path /ws [--sse-path P] [--poll-path P] [--message-file F]',
     summary,
     LAB_OPTIONS,
@@ -200,6 +212,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
     runs: o.runs,
     reportDir: o.report,
     env: o.env,
+    ...(o.drillTimeout ? { drillTimeoutMs: o.drillTimeout } : {}),
     prometheus: o.prometheus,
     target,
   });

@@ -43,6 +43,8 @@ async function pair(env: LabEnvironment, redis: boolean) {
 export const drill: Drill = {
   name: 'cross-node-broadcast',
   title: 'Broadcast across backend nodes',
+  // Under compose, two pairs of backends and sidecars, one after the other.
+  timeoutMs: 120_000,
   async run(env, { log }) {
     const local = await pair(env, false);
     await env.releaseAll();

@@ -23,6 +23,7 @@ async function peakActive(sidecar: LabSidecar, transport: string, ms: number): P
 export const drill: Drill = {
   name: 'fallback-ladder',
   title: 'Fallback ladder: WebSocket → SSE → long-poll',
+  timeoutMs: 90_000,
   async run(env, { log }) {
     const backend = await env.backend({ nodeId: 'node-1' });
     const sidecar = await env.sidecar(backend.address);

@@ -50,6 +50,8 @@ async function blackholed(env: LabEnvironment, heartbeat: boolean, watchMs: numb
 export const drill: Drill = {
   name: 'half-open',
   title: 'Half-open (zombie) connection',
+  // Under compose, two rounds of a backend, a sidecar and a link.
+  timeoutMs: 150_000,
   async run(env, { log }) {
     const without = await blackholed(env, false, ZOMBIE_WAIT_MS);
     log(

@@ -13,6 +13,7 @@ const CLIENTS = 5;
 export const drill: Drill = {
   name: 'idle-timeout',
   title: 'Idle disconnect at the edge',
+  timeoutMs: 120_000,
   async run(env, { log }) {
     const backend = await env.backend({ nodeId: 'node-1' });
     const plain = await env.sidecar(backend.address);

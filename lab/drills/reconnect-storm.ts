@@ -138,6 +138,8 @@ async function storm(env: LabEnvironment, backoff: Omit<BackoffOptions, 'random'
 export const drill: Drill = {
   name: 'reconnect-storm',
   title: 'Reconnect storm after the hop restarts',
+  // Under compose, two storms of 500 clients, each with a fresh backend, sidecar and hop.
+  timeoutMs: 240_000,
   async run(env, { log }) {
     const fixed = await storm(env, FIXED, 1);
     log(

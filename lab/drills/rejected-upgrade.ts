@@ -23,6 +23,7 @@ async function token(secret: string): Promise<string> {
 export const drill: Drill = {
   name: 'rejected-upgrade',
   title: 'Upgrades refused before the backend (Origin, JWT)',
+  timeoutMs: 90_000,
   async run(env, { log }) {
     const backend = await env.backend({ nodeId: 'node-1' });
     const sidecar = await env.sidecar(backend.address, { allowOrigin: [ORIGIN], jwtKey: SECRET });

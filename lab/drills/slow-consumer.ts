@@ -17,6 +17,7 @@ const MARGIN = 256 * KiB;
 export const drill: Drill = {
   name: 'slow-consumer',
   title: 'Slow-consumer back-pressure',
+  timeoutMs: 120_000,
   async run(env, { log }) {
     const backend = await env.backend({ nodeId: 'node-1' });
     const sidecar = await env.sidecar(backend.address, {

@@ -42,6 +42,8 @@ async function connectAll(env: LabEnvironment, handshakeTimeout?: number) {
 export const drill: Drill = {
   name: 'slow-handshake',
   title: 'Slow handshakes behind a saturated backend',
+  // Under compose, two rounds of a backend, a link and a sidecar.
+  timeoutMs: 120_000,
   async run(env, { log }) {
     const slow = await connectAll(env);
     log(`slow backend: 101 after ${slow.waits.map((w) => w.ms).join(', ')} ms`);

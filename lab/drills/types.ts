@@ -43,9 +43,17 @@ export interface DrillOptions {
   log(line: string): void;
 }
 
+/** Limit of one drill run when the drill names none (`socketlens lab --drill-timeout` overrides). */
+export const DEFAULT_DRILL_TIMEOUT_MS = 60_000;
+
 export interface Drill {
   name: string;
   title: string;
+  /**
+   * Hard limit of one run, in ms, on any environment (default DEFAULT_DRILL_TIMEOUT_MS). Sized
+   * for the slower one: under compose every component is a container the drill (re)creates.
+   */
+  timeoutMs?: number;
   run(env: LabEnvironment, opts: DrillOptions): Promise<DrillResult>;
 }
 

@@ -12,6 +12,7 @@ import { ladderClient, poll, toWs, track } from './util.js';
 export const drill: Drill = {
   name: 'upgrade-stripped',
   title: 'Upgrade header stripped at a proxy',
+  timeoutMs: 90_000,
   async run(env, { log }) {
     const backend = await env.backend({ nodeId: 'node-1' });
     const sidecar = await env.sidecar(backend.address);

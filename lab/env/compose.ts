@@ -41,7 +41,7 @@ import { Toxiproxy } from 'toxiproxy-node-client';
 import type { BackendStats } from '../backend/stats.js';
 import { LabError } from '../runner/errors.js';
 import { repoRoot } from '../runner/paths.js';
-import { envName } from '../../proxy/config/schema.js';
+import { envName, type OptionSpec } from '../../proxy/config/schema.js';
 import { SIDECAR_OPTIONS } from '../../proxy/config/sidecar-options.js';
 import { sumSamples } from '../../proxy/metrics/exposition.js';
 import type { CloseRecord } from '../../proxy/telemetry/close-log.js';
@@ -112,7 +112,7 @@ export const COMPOSE_VARIABLES = {
 export const REDIS_URL = `redis://${COMPOSE_SERVICES.redis}:${COMPOSE_PORTS.redis}`;
 
 /** Sidecar options a drill may override: all but where it listens and what it fronts. */
-const OVERRIDABLE = SIDECAR_OPTIONS.filter(
+const OVERRIDABLE = (SIDECAR_OPTIONS as readonly OptionSpec[]).filter(
   (o) => !o.noEnv && !['target', 'listen', 'admin', 'config'].includes(o.flag),
 );
 

@@ -99,8 +99,14 @@ export function scorecard(report: LabReport): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => [...r[i]!].length)));
   const line = (r: string[]) =>
     r.map((cell, i) => cell + ' '.repeat(widths[i]! - [...cell].length)).join(' │ ');
-  const out = [line(rows[0]!), widths.map((w) => '─'.repeat(w)).join('─┼─'), ...rows.slice(1).map(line)];
-  if (report.target) out.unshift(`target: ${report.target}`, '');
+  const out = [
+    // The same header as the HTML report's: which environment the drills ran on.
+    `socketlens lab · env ${report.env} · ${report.runsPerDrill} run(s) per drill`,
+    line(rows[0]!),
+    widths.map((w) => '─'.repeat(w)).join('─┼─'),
+    ...rows.slice(1).map(line),
+  ];
+  if (report.target) out.splice(1, 0, `target: ${report.target}`, '');
   for (const d of report.drills) {
     if (d.skipped) {
       out.push(`  - ${d.name} skipped: ${d.skipped}`);

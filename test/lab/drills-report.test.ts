@@ -59,6 +59,7 @@ test('report: JSON structure, scorecard marks, one <svg> per chart', () => {
     ],
   );
   const card = scorecard(report);
+  assert.equal(card.split('\n')[0], 'socketlens lab · env native · 2 run(s) per drill');
   assert.match(card, /good \(2\/2\)\s+│ ✓\s+│ ✓\s+│ ✓\s+│ 42 ms/);
   assert.match(card, /flaky \(1\/2\)\s+│ ✓\s+│ ✗/);
   const dir = mkdtempSync(join(tmpdir(), 'lab-report-'));
