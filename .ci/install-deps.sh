@@ -5,10 +5,12 @@ set -euo pipefail
 
 log() { printf '[deps] %s\n' "$*"; }
 
-APT_PACKAGES=(nginx haproxy redis-server prometheus chromium docker-compose openssl)
 need_apt=()
+# docker.io (dockerd 20.10, containerd, runc), debootstrap and iptables: the compose lab on a real
+# engine (.ci/compose.sh), with base images built offline from Debian.
 for cmd_pkg in nginx:nginx haproxy:haproxy redis-server:redis-server promtool:prometheus \
-  chromium:chromium docker-compose:docker-compose openssl:openssl; do
+  chromium:chromium docker-compose:docker-compose openssl:openssl dockerd:docker.io \
+  debootstrap:debootstrap iptables:iptables; do
   cmd=${cmd_pkg%%:*}; pkg=${cmd_pkg##*:}
   if ! command -v "$cmd" >/dev/null 2>&1; then need_apt+=("$pkg"); fi
 done
@@ -23,7 +25,7 @@ if ((${#need_apt[@]})); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
   # Debian starts these as services on install; the lab runs its own instances.
-  for svc in nginx haproxy redis-server prometheus; do
+  for svc in nginx haproxy redis-server prometheus docker containerd; do
     (service "$svc" stop >/dev/null 2>&1 || true)
   done
 else
@@ -58,4 +60,25 @@ else
   log "pip install ${PY_SERVERS[*]}"
   python3 -m pip install -q --disable-pip-version-check "${PY_SERVERS[@]}" 2>/dev/null ||
     python3 -m pip install -q --disable-pip-version-check --break-system-packages "${PY_SERVERS[@]}"
+fi
+
+# The Compose v2 CLI plugin (`docker compose`; `up --wait` needs v2), built from its Go module:
+# Debian ships only docker-compose v1. Built once; the Go build cache makes a rebuild cheap.
+COMPOSE_VERSION=v2.29.7
+PLUGIN_DIR=/usr/local/lib/docker/cli-plugins
+if docker compose version >/dev/null 2>&1; then
+  log "docker compose plugin present ($(docker compose version --short))"
+elif [ "$(id -u)" != 0 ]; then
+  log "missing: the docker compose plugin (run as root to build it)"
+  exit 1
+else
+  command -v go >/dev/null 2>&1 || { log "Go is needed to build the compose plugin"; exit 1; }
+  log "go install github.com/docker/compose/v2/cmd@$COMPOSE_VERSION (several minutes, once)"
+  gobin=$(mktemp -d)
+  GOBIN="$gobin" go install -ldflags "-s -w -X github.com/docker/compose/v2/internal.Version=$COMPOSE_VERSION" \
+    "github.com/docker/compose/v2/cmd@$COMPOSE_VERSION"
+  mkdir -p "$PLUGIN_DIR"
+  install -m 0755 "$gobin/cmd" "$PLUGIN_DIR/docker-compose"
+  rm -rf "$gobin"
+  log "installed $PLUGIN_DIR/docker-compose ($(docker compose version --short))"
 fi

@@ -1,0 +1,82 @@
+// The compose lab on a real Docker engine, end to end: .ci/compose.sh builds the images offline,
+// brings the stack up, checks every service's health, runs every drill from the host and once
+// through `docker compose run --rm drills`, and tears down. Minutes, not seconds, and it needs
+// root and a machine where dockerd can run: `.ci/run` turns it on with SOCKETLENS_COMPOSE_CI=1;
+// a plain `npm test` skips it.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { DRILLS } from '../../lab/drills/index.js';
+import type { LabReport } from '../../lab/report/render.js';
+import { ROOT, run } from './helpers.js';
+
+const ENABLED = process.env.SOCKETLENS_COMPOSE_CI === '1';
+const OUT = join(ROOT, '.lab', 'compose-ci');
+/** The whole script, images included; the CI run as a whole must stay under 40 minutes. */
+const LIMIT_MS = 35 * 60_000;
+
+function reportOf(dir: string): LabReport {
+  return JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as LabReport;
+}
+
+describe('the compose lab on a real engine (.ci/compose.sh)', {
+  skip: ENABLED ? false : 'set SOCKETLENS_COMPOSE_CI=1 to run it (.ci/run does)',
+}, () => {
+  it('comes up healthy, passes every drill from the host and from the drills container, and leaves the host as it was', async (t) => {
+    const dockerBefore = spawnSync('docker', ['info'], { stdio: 'ignore' }).status === 0;
+    const res = await run('bash', ['.ci/compose.sh'], {
+      timeoutMs: LIMIT_MS,
+      env: { ...process.env, SOCKETLENS_CI_OUT: OUT },
+    });
+    if (res.code === 77) {
+      t.skip(res.stdout.trim());
+      return;
+    }
+    const tail = `${res.stdout}\n${res.stderr}`.split('\n').slice(-60).join('\n');
+    assert.equal(res.code, 0, tail);
+
+    // Every service but Grafana (no image here) up; those with a health check healthy.
+    for (const s of [
+      'backend-1',
+      'backend-2',
+      'backend-3',
+      'sidecar-1',
+      'sidecar-2',
+      'sidecar-3',
+      'redis',
+      'prometheus',
+    ]) {
+      assert.match(res.stdout, new RegExp(`^\\[compose-ci\\] ${s}: running, healthy$`, 'm'), s);
+    }
+    for (const s of ['edge', 'hop', 'toxiproxy']) {
+      assert.match(res.stdout, new RegExp(`^\\[compose-ci\\] ${s}: running$`, 'm'), s);
+    }
+    assert.doesNotMatch(res.stdout, /grafana/);
+
+    // The same drills as natively, none skipped, each passed, from both places.
+    for (const where of ['host-report', 'container-report']) {
+      const report = reportOf(join(OUT, where));
+      assert.equal(report.env, 'compose', where);
+      assert.equal(report.runsPerDrill, 1, where);
+      assert.deepEqual(
+        report.drills.map((d) => [d.name, d.runs, d.passes]),
+        DRILLS.map((d) => [d.name, 1, 1]),
+        where,
+      );
+      assert.equal(report.passed, true, where);
+      assert.match(readFileSync(join(OUT, where, 'report.html'), 'utf8'), /· env compose ·/, where);
+    }
+    assert.ok(existsSync(join(OUT, 'ps.json')));
+
+    // The engine as it was: running if it was, otherwise stopped with no trace in the network.
+    assert.equal(spawnSync('docker', ['info'], { stdio: 'ignore' }).status === 0, dockerBefore);
+    if (!dockerBefore) {
+      assert.match(res.stdout, /stopped dockerd and removed its bridges and iptables rules/);
+      const rules = spawnSync('iptables-save', { encoding: 'utf8' }).stdout;
+      assert.doesNotMatch(rules, /DOCKER/);
+      assert.notEqual(spawnSync('ip', ['link', 'show', 'docker0'], { stdio: 'ignore' }).status, 0);
+    }
+  });
+});
