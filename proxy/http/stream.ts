@@ -6,7 +6,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LiveConnection } from '../connections/live.js';
 import type { SidecarContext } from '../context.js';
 import { statusClass } from '../metrics/definitions.js';
+import { protocolEnabled } from '../config/sidecar-options.js';
 import type { ProtocolView } from '../protocols/decoder.js';
+import { SseParser } from '../protocols/sse.js';
 
 /** A protocol session a stream is one request of (engine.io polling): it writes the log line. */
 export interface StreamSession {
@@ -49,7 +51,10 @@ export class HttpStream implements LiveConnection {
   readonly done: Promise<void>;
   private readonly t0 = performance.now();
   private bytes = 0;
-  private readonly counter: EventBoundaryCounter | null;
+  /** The SSE decoder (by the spec), or without it the blank-line counter; null for long-polls. */
+  private readonly counter: SseParser | EventBoundaryCounter | null;
+  private readonly sse: SseParser | null;
+  private resumed = false;
   private serverEnded = false;
   private finished = false;
   private resolveDone!: () => void;
@@ -66,7 +71,17 @@ export class HttpStream implements LiveConnection {
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
   ) {
-    this.counter = transport === 'sse' ? new EventBoundaryCounter() : null;
+    const decode = transport === 'sse' && protocolEnabled(ctx.config, 'sse');
+    this.sse = decode ? new SseParser((ms) => ctx.metrics.sseRetry.observe(ms)) : null;
+    this.counter = transport === 'sse' ? (this.sse ?? new EventBoundaryCounter()) : null;
+    if (this.sse) {
+      ctx.metrics.protocolConnections.labels('sse').inc();
+      // Last-Event-ID: the client lost this stream and asks to resume after that id.
+      if (req.headers['last-event-id'] !== undefined) {
+        this.resumed = true;
+        ctx.metrics.sseResumed.inc();
+      }
+    }
     this.done = new Promise((r) => {
       this.resolveDone = r;
     });
@@ -80,10 +95,13 @@ export class HttpStream implements LiveConnection {
       this.bytes += chunk.length;
       if (this.counter) {
         const before = this.counter.events;
+        const comments = this.sse?.comments ?? 0;
         this.counter.push(chunk);
         const t = this.ctx.metrics.tally;
         t.sseEventsSent += this.counter.events - before;
         t.sseBytesSent += chunk.length;
+        if (this.sse && this.sse.comments !== comments)
+          this.ctx.metrics.sseComments.inc(this.sse.comments - comments);
       }
     });
     proxyRes.once('end', () => {
@@ -97,6 +115,7 @@ export class HttpStream implements LiveConnection {
   }
 
   protocolView(): ProtocolView | null {
+    if (this.sse) return { protocol: 'sse' };
     return this.session?.view() ?? null;
   }
 
@@ -159,6 +178,14 @@ export class HttpStream implements LiveConnection {
       messages_in: 0,
       messages_out: this.counter?.events ?? 0,
       status,
+      ...(this.sse
+        ? {
+            protocol: 'sse' as const,
+            comments: this.sse.comments,
+            resumed: this.resumed,
+            ...(this.sse.retryMs >= 0 ? { retry_ms: this.sse.retryMs } : {}),
+          }
+        : {}),
     });
     this.resolveDone();
   }

@@ -285,8 +285,27 @@ export const METRICS = {
   sseEventsSent: {
     name: 'sse_events_sent_total',
     type: 'counter',
-    help: 'Server-Sent Events relayed to clients (counted at each blank line that ends an event).',
+    help: 'Server-Sent Events dispatched to clients: blocks ended by a blank line that carry a data field (comments and keep-alives are not events). With --protocols excluding sse: every blank-line-ended block.',
     labels: [],
+  },
+  sseComments: {
+    name: 'sse_comments_total',
+    type: 'counter',
+    help: 'Server-Sent Events comment lines (": ping" keep-alives and the like) relayed to clients; they dispatch no event.',
+    labels: [],
+  },
+  sseResumed: {
+    name: 'sse_streams_resumed_total',
+    type: 'counter',
+    help: 'Server-Sent Events streams whose request carried Last-Event-ID: a client resuming a stream it lost.',
+    labels: [],
+  },
+  sseRetry: {
+    name: 'sse_retry_ms',
+    type: 'histogram',
+    help: 'Reconnection times the server set with a retry: field, in milliseconds.',
+    labels: [],
+    buckets: [100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000],
   },
   sseBytesSent: {
     name: 'sse_bytes_sent_total',

@@ -100,6 +100,9 @@ export class SidecarMetrics {
   readonly engineioHeartbeats: client.Counter<string>;
   readonly engineioHeartbeatMisses: client.Counter<string>;
   readonly socketioEvents: client.Counter<string>;
+  readonly sseComments: client.Counter<string>;
+  readonly sseResumed: client.Counter<string>;
+  readonly sseRetry: client.Histogram<string>;
   /** Live engine.io sessions at scrape time; set by the session registry. */
   engineioActive: () => number = () => 0;
 
@@ -162,6 +165,9 @@ export class SidecarMetrics {
     this.engineioHeartbeats = counter(METRICS.engineioHeartbeats);
     this.engineioHeartbeatMisses = counter(METRICS.engineioHeartbeatMisses);
     this.socketioEvents = counter(METRICS.socketioEvents);
+    this.sseComments = counter(METRICS.sseComments);
+    this.sseResumed = counter(METRICS.sseResumed);
+    this.sseRetry = histogram(METRICS.sseRetry);
 
     // Counters mirrored from the tally. Their collect() runs on every scrape.
     const mirrored = (d: MetricDefinition, fields: Array<[() => number, Record<string, string>?]>) => {
@@ -235,6 +241,8 @@ export class SidecarMetrics {
       for (const d of DIRECTIONS) this.protocolDecodeErrors.labels(p, d).inc(0);
     }
     for (const peer of ['client', 'server']) this.engineioHeartbeatMisses.labels(peer).inc(0);
+    this.sseComments.inc(0);
+    this.sseResumed.inc(0);
     for (const d of DIRECTIONS) {
       for (const tr of ['polling', 'websocket']) this.engineioMessages.labels(d, tr).inc(0);
     }

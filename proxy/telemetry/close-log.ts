@@ -30,6 +30,12 @@ export interface CloseRecord {
   last_events?: string[];
   /** permessage-deflate was negotiated: compressed messages were counted, not decoded. */
   compressed?: boolean;
+  /** SSE: comment lines (keep-alives) relayed; they are not events. */
+  comments?: number;
+  /** SSE: the request carried Last-Event-ID. */
+  resumed?: boolean;
+  /** SSE: the last retry: value the server sent, in ms. */
+  retry_ms?: number;
 }
 
 export type CloseLogger = (record: CloseRecord) => void;
