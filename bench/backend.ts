@@ -1,13 +1,23 @@
 /**
- * The benchmark backend: a `ws` echo server in its own process (perMessageDeflate off).
+ * The benchmark backend: a `ws` echo server in its own process (perMessageDeflate off), with
+ * the plain-HTTP endpoints of the HTTP workloads.
  *
  *   node dist/bench/backend.js --port 7000 [--host 127.0.0.1]
  *
- * Every message is sent back unchanged on the same connection. Any path upgrades; a plain
- * request gets 426. Runs until SIGTERM/SIGINT.
+ * - WebSocket on any path but /broadcast: every message is sent back on the same connection.
+ * - WebSocket on /broadcast: the connection joins one room; a message from any member is sent
+ *   to every member (framed once, written to each socket).
+ * - GET /http: 200 with a 64-byte body (Content-Length, keep-alive).
+ * - GET /poll: a long-poll; held until the next publish tick (every 10 ms), then 200 with a
+ *   64-byte body.
+ * - GET /sse: a Server-Sent Events stream of one shared feed: every `every` ms (query, default
+ *   50) one 64-byte event goes to every open stream.
+ * Anything else that is not an upgrade gets 426. Runs until SIGTERM/SIGINT.
  */
-import { createServer } from 'node:http';
-import { WebSocketServer } from 'ws';
+import { createServer, type ServerResponse } from 'node:http';
+import { type WebSocket, WebSocketServer } from 'ws';
+import { Opcode } from '../proxy/ws/frame-scanner.js';
+import { encodeFrame } from '../proxy/ws/frames.js';
 
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -17,21 +27,77 @@ function flag(name: string, fallback: string): string {
 const host = flag('host', '127.0.0.1');
 const port = Number(flag('port', '0'));
 
+const BODY = Buffer.alloc(64, 'x');
+const POLL_TICK_MS = 10;
+
 const wss = new WebSocketServer({
   noServer: true,
   perMessageDeflate: false,
   clientTracking: false,
   maxPayload: 64 * 1024 * 1024,
 });
-wss.on('connection', (ws) => {
-  ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+const room = new Set<WebSocket>();
+wss.on('connection', (ws, req) => {
   ws.on('error', () => ws.terminate());
+  if (req.url?.startsWith('/broadcast')) {
+    room.add(ws);
+    ws.on('close', () => room.delete(ws));
+    ws.on('message', (data, isBinary) => {
+      // Framed once for every member, as a broadcasting server would.
+      const framed = encodeFrame(isBinary ? Opcode.Binary : Opcode.Text, data as Buffer, false);
+      // biome-ignore lint/suspicious/noExplicitAny: the underlying socket is not in ws's types
+      for (const member of room) (member as any)._socket.write(framed);
+    });
+    return;
+  }
+  ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
 });
 
-const server = createServer((_req, res) => {
-  res.writeHead(426, { 'content-type': 'text/plain' });
-  res.end('Upgrade Required');
+const waiting: ServerResponse[] = [];
+setInterval(() => {
+  for (const res of waiting.splice(0)) {
+    if (res.destroyed) continue;
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': BODY.length });
+    res.end(BODY);
+  }
+}, POLL_TICK_MS).unref();
+
+const streams = new Set<ServerResponse>();
+let feed: NodeJS.Timeout | null = null;
+const EVENT = `data: ${'e'.repeat(56)}\n\n`;
+
+const server = createServer((req, res) => {
+  const path = (req.url ?? '/').split('?')[0];
+  if (path === '/http') {
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': BODY.length });
+    res.end(BODY);
+  } else if (path === '/poll') {
+    waiting.push(res);
+  } else if (path === '/sse') {
+    const every = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('every') ?? 50);
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      'x-accel-buffering': 'no',
+    });
+    res.flushHeaders();
+    streams.add(res);
+    res.on('close', () => {
+      streams.delete(res);
+      if (streams.size === 0 && feed) {
+        clearInterval(feed);
+        feed = null;
+      }
+    });
+    feed ??= setInterval(() => {
+      for (const s of streams) s.write(EVENT);
+    }, every);
+  } else {
+    res.writeHead(426, { 'content-type': 'text/plain' });
+    res.end('Upgrade Required');
+  }
 });
+server.keepAliveTimeout = 60_000;
 server.on('upgrade', (req, socket, head) => {
   socket.on('error', () => socket.destroy());
   wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));

@@ -27,13 +27,23 @@ import {
   TARGETS,
   type TargetName,
 } from './lib/targets.js';
-import { computeMedians, renderReport, type RunRecord, writeResults } from './report.js';
+import {
+  computeLimits,
+  computeMedians,
+  limitingResource,
+  renderReport,
+  type RunRecord,
+  writeResults,
+} from './report.js';
 import {
   runEcho,
   runHandshake,
   runIdle,
   runLarge,
   runLatency,
+  runBroadcast,
+  runHttp,
+  runSse,
   settings,
   WORKLOADS,
   type WorkloadName,
@@ -167,7 +177,17 @@ async function main(): Promise<void> {
   const notes: string[] = [];
   const netWorkloads: WorkloadName[] = args.only.filter((w) => w !== 'scanner');
   // Idle first, while the target process is fresh, so its baseline RSS is the process at rest.
-  const order: WorkloadName[] = ['idle', 'echo', 'latency', 'large', 'handshake'];
+  const order: WorkloadName[] = [
+    'idle',
+    'echo',
+    'latency',
+    'large',
+    'handshake',
+    'http',
+    'longpoll',
+    'sse',
+    'broadcast',
+  ];
   const t0 = Date.now();
 
   for (let round = 0; round < args.rounds; round++) {
@@ -190,6 +210,13 @@ async function main(): Promise<void> {
         for (const w of order) {
           if (!netWorkloads.includes(w)) continue;
           if (w === 'idle' && name === 'direct') continue;
+          const need = w === 'broadcast' ? s.broadcast.clients : w === 'sse' ? s.sse.clients : 0;
+          if (name !== 'direct' && need > IDLE_CAPACITY[name]) {
+            notes.push(
+              `${name} ${w}: skipped, the target's configuration holds at most ${IDLE_CAPACITY[name]} proxied connections`,
+            );
+            continue;
+          }
           let res: WorkloadResult;
           try {
             switch (w) {
@@ -205,6 +232,16 @@ async function main(): Promise<void> {
               case 'handshake':
                 res = await runHandshake(ctx);
                 break;
+              case 'http':
+              case 'longpoll':
+                res = await runHttp(ctx, w);
+                break;
+              case 'sse':
+                res = await runSse(ctx);
+                break;
+              case 'broadcast':
+                res = await runBroadcast(ctx);
+                break;
               default:
                 res = await runIdle(ctx, IDLE_CAPACITY[name]);
             }
@@ -216,12 +253,14 @@ async function main(): Promise<void> {
             continue;
           }
           for (const n of res.notes ?? []) notes.push(`${name}: ${n}`);
+          const limit = res.cpu ? limitingResource(res.cpu, pinned, cores) : undefined;
           records.push({
             round,
             target: name,
             workload: w,
             metrics: res.metrics,
             cpu: res.cpu,
+            limit,
             notes: res.notes,
           });
           const m = Object.entries(res.metrics)
@@ -230,7 +269,9 @@ async function main(): Promise<void> {
           const c = res.cpu
             ? ` cpu proxy ${res.cpu.proxy.toFixed(0)}% gen ${res.cpu.generator.toFixed(0)}% backend ${res.cpu.backend.toFixed(0)}% other ${res.cpu.other.toFixed(0)}%`
             : '';
-          log(`round ${round + 1} ${name.padEnd(7)} ${w.padEnd(9)} ${m}${c}`);
+          log(
+            `round ${round + 1} ${name.padEnd(7)} ${w.padEnd(9)} ${m}${c}${limit ? ` limit: ${limit}` : ''}`,
+          );
         }
       } catch (err) {
         const msg = `${name} round ${round + 1}: could not start: ${(err as Error).message.split('\n')[0]}`;
@@ -271,6 +312,7 @@ async function main(): Promise<void> {
     notes,
     rounds: args.rounds,
     quick: args.quick,
+    limits: computeLimits(records),
   });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const json = {
@@ -283,6 +325,7 @@ async function main(): Promise<void> {
     cpu,
     scanner,
     notes,
+    limits: computeLimits(records),
     records,
   };
   const files = writeResults(args.out, stamp, json, text);

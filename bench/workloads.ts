@@ -4,8 +4,16 @@
  * during the run.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { EchoResult, Endpoint, HandshakeResult, LatencyResult } from './load/worker.js';
-import { type LoadPool, split } from './load/pool.js';
+import type {
+  BroadcastResult,
+  EchoResult,
+  Endpoint,
+  HandshakeResult,
+  HttpResult,
+  LatencyResult,
+  SseResult,
+} from './load/worker.js';
+import { type LoadPool, type Phase, split } from './load/pool.js';
 import {
   cpuPercent,
   type GroupSample,
@@ -18,7 +26,18 @@ import { sumSamples } from '../proxy/metrics/exposition.js';
 import { percentile, sortNumbers } from './lib/stats.js';
 import type { Running } from './lib/targets.js';
 
-export const WORKLOADS = ['echo', 'latency', 'large', 'handshake', 'idle', 'scanner'] as const;
+export const WORKLOADS = [
+  'echo',
+  'latency',
+  'large',
+  'handshake',
+  'http',
+  'longpoll',
+  'sse',
+  'broadcast',
+  'idle',
+  'scanner',
+] as const;
 export type WorkloadName = (typeof WORKLOADS)[number];
 
 export interface Settings {
@@ -27,6 +46,10 @@ export interface Settings {
   latency: { conns: number; rate: number; payload: number; warmupMs: number; durationMs: number };
   large: { conns: number; window: number; payload: number; warmupMs: number; durationMs: number };
   handshake: { concurrency: number; durationMs: number };
+  http: { conns: number; warmupMs: number; durationMs: number };
+  longpoll: { conns: number; warmupMs: number; durationMs: number };
+  sse: { clients: number; everyMs: number; warmupMs: number; durationMs: number };
+  broadcast: { clients: number; rate: number; payload: number; warmupMs: number; durationMs: number };
   idle: { counts: number[]; settleMs: number };
   scanner: { timeMs: number };
   sourceAddresses: string[];
@@ -41,6 +64,10 @@ export function settings(quick: boolean): Settings {
       latency: { conns: 10, rate: 500, payload: 64, warmupMs: 150, durationMs: 800 },
       large: { conns: 2, window: 1, payload: 1 << 20, warmupMs: 150, durationMs: 800 },
       handshake: { concurrency: 8, durationMs: 800 },
+      http: { conns: 10, warmupMs: 150, durationMs: 800 },
+      longpoll: { conns: 20, warmupMs: 150, durationMs: 800 },
+      sse: { clients: 100, everyMs: 50, warmupMs: 300, durationMs: 800 },
+      broadcast: { clients: 200, rate: 20, payload: 64, warmupMs: 300, durationMs: 800 },
       idle: { counts: [200], settleMs: 400 },
       scanner: { timeMs: 150 },
       sourceAddresses,
@@ -52,6 +79,10 @@ export function settings(quick: boolean): Settings {
     latency: { conns: 50, rate: 2000, payload: 64, warmupMs: 500, durationMs: 4000 },
     large: { conns: 4, window: 2, payload: 1 << 20, warmupMs: 500, durationMs: 3000 },
     handshake: { concurrency: 32, durationMs: 3000 },
+    http: { conns: 50, warmupMs: 500, durationMs: 3000 },
+    longpoll: { conns: 200, warmupMs: 500, durationMs: 3000 },
+    sse: { clients: 1000, everyMs: 50, warmupMs: 1000, durationMs: 3000 },
+    broadcast: { clients: 5000, rate: 10, payload: 64, warmupMs: 1000, durationMs: 3000 },
     idle: { counts: [1000, 9000], settleMs: 1500 },
     scanner: { timeMs: 1000 },
     sourceAddresses,
@@ -84,26 +115,60 @@ function endpoint(ctx: Ctx): Endpoint {
   return { host: ctx.target.host, port: ctx.target.port, path: '/ws', localAddresses: ctx.s.sourceAddresses };
 }
 
-/** Runs `fn` and measures the CPU of the generator, the target and the backend meanwhile. */
-async function measured<T>(ctx: Ctx, fn: () => Promise<T>): Promise<{ value: T; cpu: CpuUse }> {
+interface CpuSnapshot {
+  proxy: GroupSample;
+  backend: GroupSample;
+  generator: number;
+  machine: number;
+  at: number;
+}
+
+/**
+ * Runs `fn` and measures the CPU of the generator, the target and the backend meanwhile: over
+ * the whole run, and over the measured window the workers mark (from the first worker's 'start'
+ * to the last worker's 'end'). `proxySeconds` is the target's CPU time inside that window, which
+ * is what CPU per message divides.
+ */
+async function measured<T>(
+  ctx: Ctx,
+  fn: (onPhase: (phase: Phase) => void) => Promise<T>,
+): Promise<{ value: T; cpu: CpuUse; proxySeconds: number }> {
   const proxyPids = ctx.target.pids();
   const backendPids = ctx.backend.pids();
-  const g0 = selfCpuSeconds();
-  const m0 = machineBusySeconds();
-  const t0 = performance.now();
-  const p0 = sampleGroup(proxyPids);
-  const b0 = sampleGroup(backendPids);
-  const value = await fn();
-  const p1 = sampleGroup(proxyPids);
-  const b1 = sampleGroup(backendPids);
-  const g1 = selfCpuSeconds();
-  const m1 = machineBusySeconds();
-  const wall = (performance.now() - t0) / 1000;
-  const generator = ((g1 - g0) / wall) * 100;
-  const proxy = proxyPids.length > 0 ? cpuPercent(p0, p1) : Number.NaN;
-  const backend = cpuPercent(b0, b1);
-  const other = ((m1 - m0) / wall) * 100 - generator - backend - (Number.isFinite(proxy) ? proxy : 0);
-  return { value, cpu: { generator, proxy, backend, other: Math.max(0, other) } };
+  const snap = (): CpuSnapshot => ({
+    proxy: sampleGroup(proxyPids),
+    backend: sampleGroup(backendPids),
+    generator: selfCpuSeconds(),
+    machine: machineBusySeconds(),
+    at: performance.now(),
+  });
+  const first = snap();
+  let open: CpuSnapshot | null = null;
+  let close: CpuSnapshot | null = null;
+  let ends = 0;
+  const value = await fn((phase) => {
+    if (phase === 'start') open ??= snap();
+    else if (++ends === ctx.pool.size) close = snap();
+  });
+  const last = snap();
+  const a: CpuSnapshot = open ?? first;
+  const b: CpuSnapshot = close ?? last;
+  const wall = (b.at - a.at) / 1000;
+  const generator = ((b.generator - a.generator) / wall) * 100;
+  const proxy = proxyPids.length > 0 ? cpuPercent(a.proxy, b.proxy) : Number.NaN;
+  const backend = cpuPercent(a.backend, b.backend);
+  const other =
+    ((b.machine - a.machine) / wall) * 100 - generator - backend - (Number.isFinite(proxy) ? proxy : 0);
+  return {
+    value,
+    cpu: { generator, proxy, backend, other: Math.max(0, other) },
+    proxySeconds: proxyPids.length > 0 ? b.proxy.cpuSeconds - a.proxy.cpuSeconds : Number.NaN,
+  };
+}
+
+/** The proxy's CPU time per unit of work, in microseconds (NaN for direct). */
+function perUnitUs(proxySeconds: number, units: number): number {
+  return units > 0 ? (proxySeconds * 1e6) / units : Number.NaN;
 }
 
 function checkConnected(name: string, rs: { connected: number; errors: number }[], want: number): string[] {
@@ -117,14 +182,27 @@ function checkConnected(name: string, rs: { connected: number; errors: number }[
 
 export async function runEcho(ctx: Ctx, cfg = ctx.s.echo, name = 'echo'): Promise<WorkloadResult> {
   const n = ctx.pool.size;
-  const { value, cpu } = await measured(ctx, () =>
-    ctx.pool.all<EchoResult>('echo', (i) => ({ ...endpoint(ctx), ...cfg, conns: split(cfg.conns, n, i) })),
+  const { value, cpu, proxySeconds } = await measured(ctx, (onPhase) =>
+    ctx.pool.all<EchoResult>(
+      'echo',
+      (i) => ({ ...endpoint(ctx), ...cfg, conns: split(cfg.conns, n, i) }),
+      onPhase,
+    ),
   );
   const perSec = value.reduce((a, r) => a + (r.messages / r.elapsedMs) * 1000, 0);
+  // One echo is two relayed messages (there and back).
+  const cpuUsPerMsg = perUnitUs(
+    proxySeconds,
+    value.reduce((a, r) => a + r.messages, 0),
+  );
   const notes = checkConnected(name, value, cfg.conns);
   if (name === 'large')
-    return { metrics: { mbPerSec: (perSec * cfg.payload) / 1e6, msgsPerSec: perSec }, cpu, notes };
-  return { metrics: { msgsPerSec: perSec }, cpu, notes };
+    return {
+      metrics: { mbPerSec: (perSec * cfg.payload) / 1e6, msgsPerSec: perSec, cpuUsPerMsg },
+      cpu,
+      notes,
+    };
+  return { metrics: { msgsPerSec: perSec, cpuUsPerMsg }, cpu, notes };
 }
 
 export function runLarge(ctx: Ctx): Promise<WorkloadResult> {
@@ -134,13 +212,17 @@ export function runLarge(ctx: Ctx): Promise<WorkloadResult> {
 export async function runLatency(ctx: Ctx): Promise<WorkloadResult> {
   const n = ctx.pool.size;
   const cfg = ctx.s.latency;
-  const { value, cpu } = await measured(ctx, () =>
-    ctx.pool.all<LatencyResult>('latency', (i) => ({
-      ...endpoint(ctx),
-      ...cfg,
-      conns: split(cfg.conns, n, i),
-      rate: cfg.rate / n,
-    })),
+  const { value, cpu, proxySeconds } = await measured(ctx, (onPhase) =>
+    ctx.pool.all<LatencyResult>(
+      'latency',
+      (i) => ({
+        ...endpoint(ctx),
+        ...cfg,
+        conns: split(cfg.conns, n, i),
+        rate: cfg.rate / n,
+      }),
+      onPhase,
+    ),
   );
   const all = sortNumbers(value.flatMap((r) => r.samplesUs));
   const notes = checkConnected('latency', value, cfg.conns);
@@ -150,6 +232,7 @@ export async function runLatency(ctx: Ctx): Promise<WorkloadResult> {
       p99Us: percentile(all, 99),
       p999Us: percentile(all, 99.9),
       samples: all.length,
+      cpuUsPerMsg: perUnitUs(proxySeconds, all.length),
     },
     cpu,
     notes,
@@ -159,7 +242,7 @@ export async function runLatency(ctx: Ctx): Promise<WorkloadResult> {
 export async function runHandshake(ctx: Ctx): Promise<WorkloadResult> {
   const n = ctx.pool.size;
   const cfg = ctx.s.handshake;
-  const { value, cpu } = await measured(ctx, () =>
+  const { value, cpu, proxySeconds } = await measured(ctx, () =>
     ctx.pool.all<HandshakeResult>('handshakes', (i) => ({
       ...endpoint(ctx),
       concurrency: split(cfg.concurrency, n, i),
@@ -170,9 +253,110 @@ export async function runHandshake(ctx: Ctx): Promise<WorkloadResult> {
   const perSec = value.reduce((a, r) => a + (r.completed / r.elapsedMs) * 1000, 0);
   const failed = value.reduce((a, r) => a + r.failed, 0);
   return {
-    metrics: { perSec, p50Us: percentile(all, 50), p99Us: percentile(all, 99), failed },
+    metrics: {
+      perSec,
+      p50Us: percentile(all, 50),
+      p99Us: percentile(all, 99),
+      failed,
+      cpuUsPerMsg: perUnitUs(
+        proxySeconds,
+        value.reduce((a, r) => a + r.completed, 0),
+      ),
+    },
     cpu,
     notes: failed > 0 ? [`handshake: ${failed} failed attempts`] : [],
+  };
+}
+
+/** Keep-alive HTTP (`/http`) or long-poll cycles (`/poll`): closed loop, one request in flight per connection. */
+export async function runHttp(ctx: Ctx, kind: 'http' | 'longpoll'): Promise<WorkloadResult> {
+  const n = ctx.pool.size;
+  const cfg = kind === 'http' ? ctx.s.http : ctx.s.longpoll;
+  const path = kind === 'http' ? '/http' : '/poll';
+  const { value, cpu, proxySeconds } = await measured(ctx, (onPhase) =>
+    ctx.pool.all<HttpResult>(
+      'httpRequests',
+      (i) => ({ ...endpoint(ctx), ...cfg, path, conns: split(cfg.conns, n, i) }),
+      onPhase,
+    ),
+  );
+  const responses = value.reduce((a, r) => a + r.responses, 0);
+  const perSec = value.reduce((a, r) => a + (r.responses / r.elapsedMs) * 1000, 0);
+  const reconnects = value.reduce((a, r) => a + r.reconnects, 0);
+  const bad = value.reduce((a, r) => a + r.bad, 0);
+  const all = sortNumbers(value.flatMap((r) => r.samplesUs));
+  const notes = checkConnected(kind, value, cfg.conns);
+  if (bad > 0) notes.push(`${kind}: ${bad} responses were not 200`);
+  return {
+    metrics: {
+      perSec,
+      p50Us: percentile(all, 50),
+      p99Us: percentile(all, 99),
+      // Share of responses after which the server closed the connection (0 = keep-alive held).
+      reconnectShare: responses > 0 ? reconnects / responses : Number.NaN,
+      cpuUsPerMsg: perUnitUs(proxySeconds, responses),
+    },
+    cpu,
+    notes,
+  };
+}
+
+/** SSE fan-out: `clients` streams of one backend feed; events delivered per second. */
+export async function runSse(ctx: Ctx): Promise<WorkloadResult> {
+  const n = ctx.pool.size;
+  const cfg = ctx.s.sse;
+  const { value, cpu, proxySeconds } = await measured(ctx, (onPhase) =>
+    ctx.pool.all<SseResult>(
+      'sse',
+      (i) => ({
+        ...endpoint(ctx),
+        path: `/sse?every=${cfg.everyMs}`,
+        clients: split(cfg.clients, n, i),
+        warmupMs: cfg.warmupMs,
+        durationMs: cfg.durationMs,
+      }),
+      onPhase,
+    ),
+  );
+  const events = value.reduce((a, r) => a + r.events, 0);
+  const perSec = value.reduce((a, r) => a + (r.events / r.elapsedMs) * 1000, 0);
+  const expected = (cfg.clients * 1000) / cfg.everyMs;
+  return {
+    metrics: { perSec, deliveredShare: perSec / expected, cpuUsPerMsg: perUnitUs(proxySeconds, events) },
+    cpu,
+    notes: checkConnected('sse', value, cfg.clients),
+  };
+}
+
+/** Broadcast: one backend message to `clients` WebSockets, `rate` times a second. */
+export async function runBroadcast(ctx: Ctx): Promise<WorkloadResult> {
+  const n = ctx.pool.size;
+  const cfg = ctx.s.broadcast;
+  const { value, cpu, proxySeconds } = await measured(ctx, (onPhase) =>
+    ctx.pool.all<BroadcastResult>(
+      'broadcast',
+      (i) => ({
+        ...endpoint(ctx),
+        ...cfg,
+        path: '/broadcast',
+        clients: split(cfg.clients, n, i),
+        trigger: i === 0,
+      }),
+      onPhase,
+    ),
+  );
+  const delivered = value.reduce((a, r) => a + r.delivered, 0);
+  const sent = value.reduce((a, r) => a + r.sent, 0);
+  const connected = value.reduce((a, r) => a + r.connected, 0);
+  const perSec = value.reduce((a, r) => a + (r.delivered / r.elapsedMs) * 1000, 0);
+  return {
+    metrics: {
+      perSec,
+      deliveredShare: sent > 0 ? delivered / (sent * connected) : Number.NaN,
+      cpuUsPerMsg: perUnitUs(proxySeconds, delivered),
+    },
+    cpu,
+    notes: checkConnected('broadcast', value, cfg.clients),
   };
 }
 

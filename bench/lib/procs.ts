@@ -55,15 +55,15 @@ export interface GroupSample {
 
 /** CPU seconds and RSS of the group's processes right now. */
 export function sampleGroup(pids: readonly number[]): GroupSample {
-  let ticks = 0;
+  let cpu = 0;
   let rss = 0;
   for (const pid of pids) {
     const s = readStat(pid);
     if (!s) continue;
-    ticks += s.ticks;
+    cpu += s.ticks / CLK_TCK;
     rss += s.rssBytes;
   }
-  return { cpuSeconds: ticks / CLK_TCK, rssBytes: rss, at: performance.now() };
+  return { cpuSeconds: cpu, rssBytes: rss, at: performance.now() };
 }
 
 /** CPU use between two samples, in percent of one core. */

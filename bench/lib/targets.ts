@@ -42,6 +42,15 @@ function distFile(rel: string): string {
   return fileURLToPath(new URL(rel, import.meta.url));
 }
 
+/**
+ * Extra Node flags for the Node targets (sidecar, pipe), e.g. for profiling:
+ * SOCKETLENS_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
+ */
+function benchNodeArgs(name: string): string[] {
+  if (name === 'backend') return [];
+  return (process.env.SOCKETLENS_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+}
+
 async function startNode(name: string, script: string, args: (port: number) => string[]): Promise<Running> {
   const work = prepareWorkDir(`bench-${name}`);
   let port = 0;
@@ -50,7 +59,7 @@ async function startNode(name: string, script: string, args: (port: number) => s
     return startProcess({
       name,
       command: process.execPath,
-      args: [script, ...args(port)],
+      args: [...benchNodeArgs(name), script, ...args(port)],
       workDir: work.path,
       cwd: repoRoot(),
       ready: { port, host: HOST },

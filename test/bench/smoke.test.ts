@@ -38,7 +38,15 @@ it('bench --quick produces a results file with every workload', { timeout: 90_00
     positive('handshake', 'perSec', t);
     positive('handshake', 'p50Us', t);
     positive('handshake', 'p99Us', t);
+    positive('http', 'perSec', t);
+    positive('longpoll', 'perSec', t);
+    positive('sse', 'perSec', t);
+    positive('broadcast', 'perSec', t);
   }
+  for (const w of ['echo', 'latency', 'large', 'handshake', 'http', 'longpoll', 'sse', 'broadcast'])
+    positive(w, 'cpuUsPerMsg', 'sidecar');
+  assert.ok(typeof res.limits?.echo?.sidecar === 'string', 'limiting resource named');
+  assert.match(r.stdout, /Limiting resource of each run/);
   assert.ok(Number.isFinite(m.latency.added_p99Us.sidecar));
   positive('idle', 'baselineMiB', 'sidecar');
   assert.ok(Number.isFinite(m.idle.perConnKiB_200.sidecar));
