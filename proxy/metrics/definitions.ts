@@ -364,6 +364,34 @@ export const METRICS = {
     help: 'Upgrades and connections an injected fault acted on, by action.',
     labels: ['action'],
   },
+  // Event-loop delay of the sidecar's own process: a stalled loop delays every relayed message,
+  // so these are what the latency tail is checked against. prom-client's default process
+  // metrics produce them from perf_hooks.monitorEventLoopDelay (sampled every 10 ms) and start
+  // a new window at every scrape, so each value covers the time since the previous scrape.
+  eventLoopLagP50: {
+    name: 'nodejs_eventloop_lag_p50_seconds',
+    type: 'gauge',
+    help: 'Median event-loop delay of the sidecar process since the previous scrape, in seconds.',
+    labels: [],
+  },
+  eventLoopLagP90: {
+    name: 'nodejs_eventloop_lag_p90_seconds',
+    type: 'gauge',
+    help: '90th percentile of the event-loop delay since the previous scrape, in seconds.',
+    labels: [],
+  },
+  eventLoopLagP99: {
+    name: 'nodejs_eventloop_lag_p99_seconds',
+    type: 'gauge',
+    help: '99th percentile of the event-loop delay since the previous scrape, in seconds.',
+    labels: [],
+  },
+  eventLoopLagMax: {
+    name: 'nodejs_eventloop_lag_max_seconds',
+    type: 'gauge',
+    help: 'Longest event-loop delay since the previous scrape, in seconds.',
+    labels: [],
+  },
   clientErrors: {
     name: 'socketlens_client_errors_total',
     type: 'counter',
