@@ -15,6 +15,65 @@ import type { Socket } from 'node:net';
 import type { BufferBudget } from '../connections/buffer-budget.js';
 import { FrameScanner } from './frame-scanner.js';
 
+/**
+ * Reading without the stream machinery. By default every read allocates a 64 KiB native buffer,
+ * shrinks it, wraps it in a Buffer and pushes it through Readable into a 'data' event. Node's
+ * `onread` mode instead reads into one caller-owned buffer and calls a function with the byte
+ * count. Every relayed socket here reads into the same arena: reads run one at a time on this
+ * thread, and each read's bytes are copied out (into a pooled buffer) before the callback
+ * returns, so no write ever holds a reference to the arena.
+ *
+ * The relay's sockets are created by the HTTP server and the upgrade request, which offer no
+ * `onread` option, so the mode is switched on for a live socket with the same fields the
+ * constructor sets. When those fields are not there (another Node version) or the socket is not
+ * a plain TCP socket, the pipe listens for 'data' as before.
+ */
+const ARENA_SIZE = 64 * 1024;
+let arena: Buffer | null = null;
+
+interface OnreadFields {
+  buffer: symbol;
+  callback: symbol;
+  generator: symbol;
+}
+let onreadFields: OnreadFields | null | undefined;
+
+function findOnreadFields(sock: Socket): OnreadFields | null {
+  if (onreadFields !== undefined) return onreadFields;
+  const own = Object.getOwnPropertySymbols(sock);
+  const by = (d: string) => own.find((s) => s.description === d);
+  const buffer = by('kBuffer');
+  const callback = by('kBufferCb');
+  const generator = by('kBufferGen');
+  onreadFields = buffer && callback && generator ? { buffer, callback, generator } : null;
+  return onreadFields;
+}
+
+interface ReadHandle {
+  reading: boolean;
+  useUserBuffer?: (buf: Uint8Array) => void;
+}
+
+/** Switches `sock` to arena reads delivering to `deliver`; false when it can't be done safely. */
+function readIntoArena(sock: Socket, deliver: (chunk: Buffer) => void): boolean {
+  const handle = (sock as unknown as { _handle?: ReadHandle | null })._handle;
+  if (!handle || typeof handle.useUserBuffer !== 'function') return false;
+  if ('encrypted' in sock || sock.readableLength > 0 || sock.destroyed) return false;
+  const f = findOnreadFields(sock);
+  if (f === null) return false;
+  arena ??= Buffer.allocUnsafeSlow(ARENA_SIZE);
+  const fields = sock as unknown as Record<symbol, unknown>;
+  fields[f.buffer] = arena;
+  fields[f.generator] = null;
+  fields[f.callback] = (n: number, buf: Buffer) => {
+    const chunk = Buffer.allocUnsafe(n);
+    buf.copy(chunk, 0, 0, n);
+    deliver(chunk);
+  };
+  handle.useUserBuffer(arena);
+  return true;
+}
+
 export interface PipeOwner {
   /** Called after every chunk with what the scanner saw in it. */
   onChunk(
@@ -67,8 +126,9 @@ export class Pipe {
     readonly fromClient: boolean,
     private readonly owner: PipeOwner,
   ) {
-    src.on('data', this.onData);
+    if (!readIntoArena(src, this.onData)) src.on('data', this.onData);
     dst.on('drain', this.onDrain);
+    src.resume();
   }
 
   /** Feeds bytes that arrived before the pipe existed (the upgrade's `head`). */
