@@ -196,7 +196,12 @@ export class FaultRegistry {
   }
 
   private offer(fault: Fault, conn: WsConnection): void {
-    if (!fault.matches(conn.clientId, conn.path, conn.protocol ? [conn.protocol] : [])) return;
+    // The protocol is the negotiated subprotocol, or what a protocol decoder recognised (engineio).
+    const protocols: string[] = [];
+    if (conn.protocol) protocols.push(conn.protocol);
+    const decoded = conn.protocolView()?.protocol;
+    if (decoded) protocols.push(decoded);
+    if (!fault.matches(conn.clientId, conn.path, protocols)) return;
     if (!fault.draw()) return;
     fault.hit(conn.id, conn.clientId);
     this.metrics.faultHits.labels(fault.spec.action).inc();

@@ -35,7 +35,10 @@ export interface FaultMatch {
   seed: number;
   /** Only 'websocket' for now: every action acts on WebSocket upgrades or frames. */
   transport: 'websocket' | null;
-  /** The WebSocket subprotocol: the one the backend chose, or for upgrade actions one the client offered. */
+  /**
+   * The protocol: the WebSocket subprotocol the backend chose, or the one a protocol decoder
+   * recognised (e.g. `engineio`); for upgrade actions, a subprotocol the client offered.
+   */
   protocol: string | null;
   /** Also hit connections that were already open when the fault started (default: new ones only). */
   live: boolean;
