@@ -29,6 +29,7 @@ import { sidecarConfig } from '../../proxy/config/sidecar-options.js';
 import { buildChecks } from '../../proxy/policy/checks.js';
 import { parseFaultSpec } from '../../proxy/faults/spec.js';
 import { startSidecar } from '../../proxy/sidecar.js';
+import { WsConnection } from '../../proxy/ws/connection.js';
 import type { CloseRecord } from '../../proxy/telemetry/close-log.js';
 import type {
   LabBackendNode,
@@ -177,6 +178,15 @@ export class NativeEnvironment implements LabEnvironment {
       metric: (name, labels = {}) => s.ctx.metrics.value(name, labels),
       closeLog: async () => [...logs],
       rss: async () => process.memoryUsage().rss,
+      backendCloses: async () => {
+        const codes: number[] = [];
+        for (const c of s.ctx.table.connections()) {
+          if (!(c instanceof WsConnection)) continue;
+          const sc = c.pipeToward('client').scanner;
+          if (sc.closes > 0) codes.push(sc.closeCode);
+        }
+        return codes;
+      },
       fault: async (spec) => {
         if (!s.ctx.faults) throw new Error('this sidecar was started without faults: true');
         return s.ctx.faults.add(parseFaultSpec(spec)).id;

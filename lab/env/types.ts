@@ -38,6 +38,11 @@ export interface LabSidecar {
    * resolves with its id. Native environment only.
    */
   fault?(spec: Record<string, unknown>): Promise<string>;
+  /**
+   * Close codes of the live WebSocket connections whose backend has already sent a close frame
+   * (a service may keep its socket open for a while after it). Native environment only.
+   */
+  backendCloses?(): Promise<number[]>;
 }
 
 export interface LabEdge {

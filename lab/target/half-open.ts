@@ -26,12 +26,16 @@ export const drill: TargetDrill = {
     const t0 = performance.now();
     const points: Array<[number, number]> = [];
     let endedAt: number | null = null;
+    let closeFrame: number | null = null;
     while (performance.now() - t0 < target.zombieWindowMs) {
       const active = await sidecar.metric(METRICS.connectionsActive.name);
+      // A close frame from the service counts as noticing, even while its socket lingers.
+      const closes = (await sidecar.backendCloses?.()) ?? [];
       const t = performance.now() - t0;
       points.push([Math.round(t), active]);
-      if (active === 0) {
+      if (active === 0 || closes.length > 0) {
         endedAt = t;
+        closeFrame = closes[0] ?? null;
         break;
       }
       await sleep(50);
@@ -43,9 +47,11 @@ export const drill: TargetDrill = {
     client.ws.terminate();
     await link.clearToxics();
     log(`ended=${endedAt === null ? 'no' : Math.round(endedAt)} pings=${pings} close=${record?.close_code}`);
-    const noticed = endedAt !== null && record?.initiator === 'server';
+    const noticed = endedAt !== null && (closeFrame !== null || record?.initiator === 'server');
+    const how =
+      closeFrame !== null ? `close frame ${closeFrame}` : `close ${record?.close_code}, ${record?.reason}`;
     const did = noticed
-      ? `it noticed the zombie after ${seconds(endedAt!)} and closed it (close ${record!.close_code}, ${record!.reason}); it sent ${pings} ping(s) the client could not answer`
+      ? `it noticed the zombie after ${seconds(endedAt!)} and closed it (${how}); it sent ${pings} ping frame(s) the client could not answer`
       : endedAt !== null
         ? `the connection ended after ${seconds(endedAt)} but not by the service (${record?.initiator} ${record?.reason})`
         : pings > 0
@@ -55,7 +61,7 @@ export const drill: TargetDrill = {
       symptom: check(true, 'client blackholed in both directions (no FIN, no close frame)'),
       detected: check(
         true,
-        `sidecar: ${METRICS.pings.name}{server_to_client} +${pings}; ${noticed ? `close ${record!.close_code} by the server` : `${METRICS.connectionsActive.name} still 1`}`,
+        `sidecar: ${METRICS.pings.name}{server_to_client} +${pings}; ${noticed ? `${how} from the server` : `${METRICS.connectionsActive.name} still 1`}`,
       ),
       mitigated: check(noticed, did),
       figure: noticed
@@ -71,7 +77,7 @@ export const drill: TargetDrill = {
           lines: [{ name: 'ws_connections_active', points }],
         },
       ],
-      data: { endedAtMs: endedAt, pings, closeCode: record?.close_code ?? null },
+      data: { endedAtMs: endedAt, pings, closeCode: closeFrame ?? record?.close_code ?? null },
       service: {
         did,
         change: noticed

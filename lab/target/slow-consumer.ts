@@ -8,7 +8,7 @@ import { METRICS } from '../../proxy/metrics/definitions.js';
 import { check } from '../drills/types.js';
 import { sleep } from '../drills/util.js';
 import { skipped, type TargetDrill } from './types.js';
-import { openClient } from './util.js';
+import { isEngineIo, openClient } from './util.js';
 
 const WATCH_MS = 6000;
 const RATE_KB = 16;
@@ -19,23 +19,31 @@ export const drill: TargetDrill = {
   async run(env, target, { log }) {
     const sidecar = await env.sidecar(target.address);
     const link = await env.faultLink('target_slow', sidecar.address);
+    if (target.message === null && isEngineIo(target))
+      return skipped(
+        'an engine.io service only answers its own packets; give --message-file with a Socket.IO event that makes it push, e.g. 42["subscribe","news"]',
+      );
     const message = target.message ?? Buffer.alloc(16 * 1024, 120);
     // Does the service send anything back for the message?
     const probe = openClient(link.url, target);
     if (!(await probe.opened)) throw new Error(`no 101 (status ${probe.status})`);
+    await sleep(300);
+    const before = probe.received;
     probe.ws.send(message);
     await sleep(1500);
-    const answered = probe.received > 0;
+    const answered = probe.closedAt === null && probe.received > before;
     probe.ws.terminate();
     if (!answered)
       return skipped(
         target.message
-          ? 'the service sent nothing back for --message-file within 1.5 s'
-          : 'the service sent nothing back for a 16 KiB message within 1.5 s; give --message-file with a message that makes it push (e.g. a subscribe)',
+          ? `the service ${probe.closedAt === null ? 'sent nothing back' : `closed the connection (${probe.closeCode})`} for --message-file within 1.5 s`
+          : `the service ${probe.closedAt === null ? 'sent nothing back' : `closed the connection (${probe.closeCode})`} for a 16 KiB message within 1.5 s; give --message-file with a message that makes it push (e.g. a subscribe)`,
       );
     await link.addToxic({ type: 'bandwidth', attributes: { rate: RATE_KB }, stream: 'downstream' });
     const client = openClient(link.url, target);
     if (!(await client.opened)) throw new Error(`no 101 (status ${client.status})`);
+    // Let a protocol handshake on top of the WebSocket (engine.io's open and CONNECT) finish first.
+    await sleep(500);
     const bytesOut0 = await sidecar.metric(METRICS.bytesSent.name);
     const t0 = performance.now();
     let sent = 0;
@@ -51,7 +59,8 @@ export const drill: TargetDrill = {
     }
     const fromService = (await sidecar.metric(METRICS.bytesSent.name)) - bytesOut0;
     const inFlight = Math.max(0, fromService - client.received);
-    const shed = client.closedAt !== null;
+    // Shedding: the service itself closes the slow client after it pushed to it.
+    const shed = client.closedAt !== null && fromService > 0;
     const log0 = (await sidecar.closeLog()).find(
       (r) => r.transport === 'websocket' && r.initiator === 'server',
     );

@@ -3,20 +3,38 @@ import { type TrackedSocket, toWs, track } from '../drills/util.js';
 import type { TargetSpec } from './types.js';
 
 export interface WatchedSocket extends TrackedSocket {
-  /** performance.now() of each ping the service sent. */
+  /** performance.now() of each ping the service sent (ping frames, or engine.io ping packets). */
   pings: number[];
   /** Bytes of data messages received. */
   received: number;
 }
 
-/** A client like a browser tab: answers pings (ws does that itself), never pings on its own. */
+/** True when the WebSocket path is an engine.io 4 endpoint (Socket.IO), e.g. /socket.io/?EIO=4&transport=websocket. */
+export function isEngineIo(target: TargetSpec): boolean {
+  return /[?&]EIO=4(&|$)/.test(target.wsPath);
+}
+
+/**
+ * A client like a browser tab: answers pings (ws does that itself), never pings on its own. On an
+ * engine.io path it speaks what that protocol requires of a client: the Socket.IO CONNECT after
+ * the open packet, and a pong packet ("3") for each ping packet ("2"); its heartbeat is messages.
+ */
 export function openClient(baseUrl: string, target: TargetSpec, prefix = ''): WatchedSocket {
   const t = track(toWs(baseUrl, `${prefix}${target.wsPath}`)) as WatchedSocket;
   t.pings = [];
   t.received = 0;
+  const eio = isEngineIo(target);
   t.ws.on('ping', () => t.pings.push(performance.now()));
-  t.ws.on('message', (d: Buffer) => {
+  t.ws.on('message', (d: Buffer, isBinary: boolean) => {
     t.received += d.length;
+    if (!eio || isBinary) return;
+    const packet = d.toString();
+    if (packet === '2') {
+      t.pings.push(performance.now());
+      t.ws.send('3');
+    } else if (packet.startsWith('0{')) {
+      t.ws.send('40');
+    }
   });
   return t;
 }
