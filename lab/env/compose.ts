@@ -500,6 +500,14 @@ export class ComposeEnvironment implements LabEnvironment {
         // --timeout 0: every connection drops at once, as with the native hop. HAProxy's soft stop
         // (the image's STOPSIGNAL) would otherwise hold them open for the whole grace period.
         await (await this.#cli()).run(['restart', '--timeout', '0', COMPOSE_SERVICES.hop]);
+        // Docker gives a restarted container its address back; clients hold on to it.
+        const [again] = await this.#published(COMPOSE_SERVICES.hop, [COMPOSE_PORTS.hop]);
+        if (again !== address) {
+          throw new LabError(
+            'SL_LAB_COMPOSE',
+            `compose lab: the hop came back on ${again}, not ${address}; set SOCKETLENS_COMPOSE_REACH=published`,
+          );
+        }
         await this.#ready(COMPOSE_SERVICES.hop, `${url}/healthz`, () => true);
       },
     };
