@@ -27,22 +27,19 @@ export function limitingResource(c: CpuUse, pinned: boolean, cores: number): str
   const pct = (v: number) => `${v.toFixed(0)}%`;
   if (Number.isFinite(c.proxy) && c.proxy >= SAT) return `proxy CPU (${pct(c.proxy)})`;
   if (c.backend >= SAT) return `backend CPU (${pct(c.backend)})`;
-  if (pinned) {
-    if (c.generator + c.backend + c.other / 2 >= SAT)
-      return `CPU 0: generator+backend (${pct(c.generator + c.backend)})`;
-  } else {
-    const total = (Number.isFinite(c.proxy) ? c.proxy : 0) + c.generator + c.backend + c.other;
-    if (total >= SAT * cores) {
-      const parts: Array<[string, number]> = [
-        ['proxy', Number.isFinite(c.proxy) ? c.proxy : 0],
-        ['generator', c.generator],
-        ['backend', c.backend],
-        ['other processes', c.other],
-      ];
-      parts.sort((a, b) => b[1] - a[1]);
-      return `all cores busy (${pct(total)}; most: ${parts[0][0]} ${pct(parts[0][1])})`;
-    }
+  const total = (Number.isFinite(c.proxy) ? c.proxy : 0) + c.generator + c.backend + c.other;
+  if (total >= SAT * cores) {
+    const parts: Array<[string, number]> = [
+      ['proxy', Number.isFinite(c.proxy) ? c.proxy : 0],
+      ['generator', c.generator],
+      ['backend', c.backend],
+      ['other processes', c.other],
+    ];
+    parts.sort((a, b) => b[1] - a[1]);
+    return `all cores busy (${pct(total)}; most: ${parts[0][0]} ${pct(parts[0][1])})`;
   }
+  if (pinned && c.generator + c.backend >= SAT)
+    return `CPU 0: generator+backend (${pct(c.generator + c.backend)})`;
   return 'none saturated (schedule- or wait-bound)';
 }
 
@@ -158,6 +155,22 @@ const ROWS: MetricSpec[] = [
   { workload: 'latency', metric: 'added_p99Us', label: 'added p99', unit: 'µs', digits: 0, ratios: false },
   { workload: 'latency', metric: 'added_p999Us', label: 'added p99.9', unit: 'µs', digits: 0, ratios: false },
   { ...cpuRow('latency', 'latency run'), unit: 'µs/echo' },
+  {
+    workload: 'latency',
+    metric: 'loopLagP99Us',
+    label: 'sidecar event-loop delay p99',
+    unit: 'µs',
+    digits: 0,
+    ratios: false,
+  },
+  {
+    workload: 'latency',
+    metric: 'loopLagMaxUs',
+    label: 'sidecar event-loop delay max',
+    unit: 'µs',
+    digits: 0,
+    ratios: false,
+  },
   { workload: 'large', metric: 'mbPerSec', label: '1 MiB echo', unit: 'MB/s', digits: 0, ratios: true },
   { ...cpuRow('large', '1 MiB echo'), unit: 'µs/echo' },
   { workload: 'handshake', metric: 'perSec', label: 'handshakes', unit: 'conn/s', digits: 0, ratios: true },

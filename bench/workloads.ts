@@ -209,9 +209,29 @@ export function runLarge(ctx: Ctx): Promise<WorkloadResult> {
   return runEcho(ctx, ctx.s.large, 'large');
 }
 
+/**
+ * The sidecar's event-loop delay gauges (max and p99, in µs) from its admin /metrics. Each
+ * scrape starts a new window, so one scrape before a run and one after it cover the run.
+ */
+async function eventLoopLag(
+  adminUrl: string | undefined,
+): Promise<{ maxUs: number; p99Us: number } | undefined> {
+  if (adminUrl === undefined) return undefined;
+  try {
+    const text = await (await fetch(`${adminUrl}/metrics`, { signal: AbortSignal.timeout(3000) })).text();
+    const max = sumSamples(text, METRICS.eventLoopLagMax.name);
+    const p99 = sumSamples(text, METRICS.eventLoopLagP99.name);
+    if (max === null || p99 === null) return undefined;
+    return { maxUs: max * 1e6, p99Us: p99 * 1e6 };
+  } catch {
+    return undefined;
+  }
+}
+
 export async function runLatency(ctx: Ctx): Promise<WorkloadResult> {
   const n = ctx.pool.size;
   const cfg = ctx.s.latency;
+  await eventLoopLag(ctx.target.adminUrl); // opens a fresh window
   const { value, cpu, proxySeconds } = await measured(ctx, (onPhase) =>
     ctx.pool.all<LatencyResult>(
       'latency',
@@ -224,10 +244,12 @@ export async function runLatency(ctx: Ctx): Promise<WorkloadResult> {
       onPhase,
     ),
   );
+  const lag = await eventLoopLag(ctx.target.adminUrl);
   const all = sortNumbers(value.flatMap((r) => r.samplesUs));
   const notes = checkConnected('latency', value, cfg.conns);
   return {
     metrics: {
+      ...(lag ? { loopLagMaxUs: lag.maxUs, loopLagP99Us: lag.p99Us } : {}),
       p50Us: percentile(all, 50),
       p99Us: percentile(all, 99),
       p999Us: percentile(all, 99.9),
