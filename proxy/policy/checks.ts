@@ -2,7 +2,7 @@
  * The checks that run on every upgrade request before the backend is contacted, cheapest
  * first: connection and rate limits, the Origin allowlist, then authentication (JWT or forward
  * auth). The first refusal wins; a slot taken by the limits is given back if a later check
- * refuses.
+ * refuses or throws.
  */
 import type { IncomingMessage } from 'node:http';
 import type { SidecarConfig } from '../config/sidecar-options.js';
@@ -26,15 +26,21 @@ export async function buildChecks(config: SidecarConfig): Promise<UpgradeChecks 
     async check(req) {
       const releases: Array<() => void> = [];
       let principal: string | undefined;
-      for (const c of checks) {
-        const v = await c(req);
-        if (v === null) continue;
-        if (!v.ok) {
-          for (const r of releases) r();
-          return v;
+      try {
+        for (const c of checks) {
+          const v = await c(req);
+          if (v === null) continue;
+          if (!v.ok) {
+            for (const r of releases) r();
+            return v;
+          }
+          if (v.release) releases.push(v.release);
+          principal = v.principal ?? principal;
         }
-        if (v.release) releases.push(v.release);
-        principal = v.principal ?? principal;
+      } catch (err) {
+        // A check that throws must not keep the slots the earlier checks took.
+        for (const r of releases) r();
+        throw err;
       }
       return {
         ok: true,
