@@ -3,8 +3,8 @@
  * WebSocket stream.
  *
  * It reads frame headers as chunks pass by and skips payloads without copying or unmasking
- * them. From the headers alone it counts frames, messages (a fragmented message counts once),
- * pings and pongs; for a close frame it unmasks only the two status-code bytes.
+ * them. From the headers alone it counts frames, messages (a fragmented message counts once, when
+ * the last byte of its final frame has been scanned), pings and pongs; for a close frame it unmasks only the two status-code bytes.
  *
  * The scanner never changes the bytes: the relay forwards every chunk unchanged whatever the
  * scanner concludes. When the stream breaks the protocol (an unknown opcode, a fragmented
@@ -72,7 +72,7 @@ enum State {
 export class FrameScanner {
   /** Frames whose header has been read. */
   frames = 0;
-  /** Data messages whose final frame header has been read (text or binary). */
+  /** Data messages whose final frame has been scanned to its last byte (text or binary). */
   messages = 0;
   pings = 0;
   pongs = 0;
@@ -130,6 +130,8 @@ export class FrameScanner {
   private msgSize = 0;
   private msgHave = 0;
   private msgCompressed = false;
+  /** The current frame is the final frame of a data message: it counts once it ends. */
+  private finalData = false;
 
   /** True when the scanner sits between two frames. */
   get atBoundary(): boolean {
@@ -256,8 +258,7 @@ export class FrameScanner {
       this.msgSize += len;
       if (fin) {
         this.fragmented = false;
-        this.messages++;
-        if (this.sizes !== null) this.sizes.observe(this.msgSize);
+        this.finalData = true;
       }
     } else if (opcode === Opcode.Text || opcode === Opcode.Binary) {
       if (this.fragmented) return this.fail('expected_continuation', pos);
@@ -265,10 +266,8 @@ export class FrameScanner {
       this.msgSize = len;
       this.msgHave = 0;
       this.msgCompressed = (b0 & 0x40) !== 0;
-      if (fin) {
-        this.messages++;
-        if (this.sizes !== null) this.sizes.observe(len);
-      } else this.fragmented = true;
+      if (fin) this.finalData = true;
+      else this.fragmented = true;
     } else {
       return this.fail('reserved_opcode', pos);
     }
@@ -346,6 +345,12 @@ export class FrameScanner {
   private endFrame(): void {
     this.state = State.Header;
     if (this.opcode < Opcode.Close) {
+      // A message counts (and is sized) once the last byte of its final frame has been scanned.
+      if (this.finalData) {
+        this.finalData = false;
+        this.messages++;
+        if (this.sizes !== null) this.sizes.observe(this.msgSize);
+      }
       if (this.fin && this.sink !== null)
         this.sink.onMessage(this.msgOpcode, this.msgSize, this.msgHave, this.msgCompressed);
       return;
