@@ -1,25 +1,35 @@
-/** What the parts of a running sidecar share: configuration, metrics, the live table and the log. */
+/** What the parts of a running sidecar share: configuration, clock, metrics, the live table and the log. */
+import { type Clock, systemClock } from './clock.js';
 import type { SidecarConfig } from './config/sidecar-options.js';
 import { BufferBudget } from './connections/buffer-budget.js';
+import { SocketRegistry } from './connections/sockets.js';
 import { ConnectionTable } from './connections/table.js';
 import type { FaultRegistry } from './faults/registry.js';
 import { SidecarMetrics } from './metrics/registry.js';
-import { type CloseLogger, jsonLineLogger, silentLogger } from './telemetry/close-log.js';
 import type { UpgradeChecks } from './policy/types.js';
 import { ProtocolRuntime } from './protocols/runtime.js';
+import { exhaustionReporter } from './resources.js';
+import { type CloseLogger, jsonLineLogger, silentLogger } from './telemetry/close-log.js';
 import { redactionSet } from './telemetry/redact.js';
 
 export interface SidecarContext {
   readonly config: SidecarConfig;
+  readonly clock: Clock;
   readonly metrics: SidecarMetrics;
   readonly table: ConnectionTable;
   readonly budget: BufferBudget;
+  /** Every socket held, in any state (see SocketRegistry). */
+  readonly sockets: SocketRegistry;
   readonly log: CloseLogger;
   readonly redact: ReadonlySet<string>;
   /** Origin, auth and rate checks before the 101; null when none is configured. */
   checks: UpgradeChecks | null;
   /** The fault API's active faults (--faults); null when it is off. */
   faults: FaultRegistry | null;
+  /** Set once shutdown began: a connection that opens now is closed at once. */
+  stopping: boolean;
+  /** Reports the sidecar's own resource exhaustion on stderr (rate-limited). */
+  readonly reportExhaustion: (code: string, where: string) => void;
   /** Short unique connection ids: a per-process prefix and a counter. */
   nextId(): string;
   /** The protocol decoders (engine.io, graphql-ws, MQTT, SSE) and their shared state. */
@@ -28,22 +38,27 @@ export interface SidecarContext {
 
 export function createContext(
   config: SidecarConfig,
-  opts: { metrics?: SidecarMetrics; log?: CloseLogger } = {},
+  opts: { metrics?: SidecarMetrics; log?: CloseLogger; clock?: Clock } = {},
 ): SidecarContext {
+  const clock = opts.clock ?? systemClock;
   const metrics = opts.metrics ?? new SidecarMetrics();
-  const table = new ConnectionTable();
+  const table = new ConnectionTable(clock);
   metrics.attach(table);
   const prefix = `${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
   let seq = 0;
   const ctx: Omit<SidecarContext, 'protocols'> & { protocols?: ProtocolRuntime } = {
     config,
+    clock,
     metrics,
     table,
     budget: new BufferBudget(config.maxTotalBufferBytes),
+    sockets: new SocketRegistry(),
     log: opts.log ?? (config.log === 'off' ? silentLogger : jsonLineLogger()),
     redact: redactionSet(config.redactParams),
     checks: null,
     faults: null,
+    stopping: false,
+    reportExhaustion: exhaustionReporter(clock),
     nextId: () => `${prefix}-${(++seq).toString(36)}`,
   };
   ctx.protocols = new ProtocolRuntime(ctx as SidecarContext);

@@ -3,8 +3,9 @@
  * server, and graceful shutdown. `startSidecar()` is what the CLI, the lab and the tests call.
  */
 import http from 'node:http';
-import net, { type AddressInfo } from 'node:net';
+import net, { type AddressInfo, type Socket } from 'node:net';
 import { createAdminServer, type AdminRoute } from './admin/server.js';
+import type { Clock } from './clock.js';
 import type { SidecarConfig } from './config/sidecar-options.js';
 import { createContext, type SidecarContext } from './context.js';
 import { ConfigError } from './errors.js';
@@ -23,6 +24,8 @@ export interface SidecarOptions {
   adminRoutes?: AdminRoute[];
   /** Where fault_started/fault_ended lines go (default: stdout as JSON lines, unless --log off). */
   faultLog?: FaultLogger;
+  /** Time and randomness (tests pass a virtual clock). */
+  clock?: Clock;
 }
 
 export interface Sidecar {
@@ -33,8 +36,10 @@ export interface Sidecar {
   /** http://host:port of the admin server, or null when it is off. */
   readonly adminUrl: string | null;
   /**
-   * Graceful stop: stop accepting, send 1001 to both sides of every WebSocket, end HTTP
-   * streams, wait for them to close (at most the drain timeout), then close the listeners.
+   * Graceful stop: stop accepting, send 1001 to every WebSocket (each side's bytes already sent
+   * are still delivered), end HTTP streams, and wait for every socket the sidecar holds, in any
+   * state, to close. When the drain timeout is over, whatever is left is cut; then the listeners
+   * close.
    */
   shutdown(): Promise<void>;
   /** Immediate stop: cut every connection without a closing handshake, then close the listeners. */
@@ -86,7 +91,7 @@ function hostForUrl(host: string): string {
 }
 
 export async function startSidecar(config: SidecarConfig, opts: SidecarOptions = {}): Promise<Sidecar> {
-  const ctx = createContext(config, { metrics: opts.metrics, log: opts.log });
+  const ctx = createContext(config, { metrics: opts.metrics, log: opts.log, clock: opts.clock });
   ctx.checks = opts.checks ?? null;
   if (config.faults) {
     const write = (r: object) => process.stdout.write(`${JSON.stringify(r)}\n`);
@@ -115,8 +120,10 @@ export async function startSidecar(config: SidecarConfig, opts: SidecarOptions =
     connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(config.requestTimeout / 4))),
     keepAliveTimeout: 5000,
   });
-  server.on('request', createHttpHandler(ctx));
-  server.on('upgrade', createUpgradeHandler(ctx));
+  const onRequest = createHttpHandler(ctx);
+  server.on('connection', (socket: Socket) => ctx.sockets.hold(socket));
+  server.on('request', onRequest);
+  server.on('upgrade', createUpgradeHandler(ctx, onRequest));
   server.on('clientError', createClientErrorHandler(ctx.metrics));
 
   const addr = await listen(server, config.listen.host, config.listen.port, {
@@ -144,6 +151,7 @@ export async function startSidecar(config: SidecarConfig, opts: SidecarOptions =
     ctx.table.stop();
     ctx.protocols.stop();
     server.closeAllConnections();
+    ctx.sockets.destroyAll();
     await Promise.all([
       new Promise<void>((r) => server.close(() => r())),
       admin
@@ -162,17 +170,18 @@ export async function startSidecar(config: SidecarConfig, opts: SidecarOptions =
     adminUrl: adminAddr ? `http://${hostForUrl(adminAddr.address)}:${adminAddr.port}` : null,
     shutdown() {
       stopping ??= (async () => {
+        ctx.stopping = true;
         server.close();
         server.closeIdleConnections();
-        const live = [...ctx.table.connections()];
-        for (const c of live) c.shutdown(1001, 'shutdown');
-        const all = Promise.all(live.map((c) => c.done));
-        let timer: NodeJS.Timeout | undefined;
+        for (const c of [...ctx.table.connections()]) c.shutdown(1001);
+        let cancel: (() => void) | undefined;
         const timeout = new Promise<void>((r) => {
-          timer = setTimeout(r, config.drainTimeout + 250);
+          cancel = ctx.clock.after(config.drainTimeout, r);
         });
-        await Promise.race([all, timeout]);
-        clearTimeout(timer);
+        // Not only the table: upgrades still being checked or answered, non-101 answers being
+        // relayed and idle keep-alive sockets are held too, and the drain ends for all of them.
+        await Promise.race([ctx.sockets.empty(), timeout]);
+        cancel?.();
         await closeListeners();
       })();
       return stopping;

@@ -21,8 +21,8 @@ export interface LiveConnection {
   protocolView?(): ProtocolView | null;
   /** Periodic housekeeping (heartbeats, timeouts); `now` is performance.now(). */
   tick?(now: number): void;
-  /** Ask the connection to close (shutdown): `code` for WebSockets. */
-  shutdown(code: number, reason: string): void;
+  /** Ask the connection to close (reason `shutdown`): `code` for WebSockets, `detail` for the log. */
+  shutdown(code: number, detail?: string | null): void;
   /** Cut the connection at once, without a closing handshake. */
   abort(): void;
   /** Resolves once both sides are closed and the connection has been recorded. */

@@ -3,6 +3,7 @@
  * snapshot for /connections, and one shared timer that gives every connection its periodic tick
  * (so heartbeats cost no timer per connection).
  */
+import type { Cancel, Clock } from '../clock.js';
 import type { LiveView } from '../metrics/registry.js';
 import type { Transport } from '../metrics/definitions.js';
 import type { ConnectionSnapshot, LiveConnection } from './live.js';
@@ -13,14 +14,16 @@ export class ConnectionTable implements LiveView {
     Transport,
     number
   >;
-  private timer: NodeJS.Timeout | null = null;
+  private timer: Cancel | null = null;
   private tickMs = 1000;
+
+  constructor(private readonly clock: Clock) {}
 
   /** How often connections are ticked; the table keeps the smallest interval asked for. */
   requestTick(ms: number): void {
     const next = Math.max(20, Math.min(this.tickMs, Math.floor(ms)));
     if (next !== this.tickMs && this.timer) {
-      clearInterval(this.timer);
+      this.timer();
       this.timer = null;
     }
     this.tickMs = next;
@@ -37,7 +40,7 @@ export class ConnectionTable implements LiveView {
     if (!this.live.delete(c)) return;
     this.counts[c.transport]--;
     if (this.live.size === 0 && this.timer) {
-      clearInterval(this.timer);
+      this.timer();
       this.timer = null;
     }
   }
@@ -65,7 +68,7 @@ export class ConnectionTable implements LiveView {
     return this.live.values();
   }
 
-  snapshot(now = Date.now()): ConnectionSnapshot[] {
+  snapshot(now = this.clock.wall()): ConnectionSnapshot[] {
     const out: ConnectionSnapshot[] = [];
     for (const c of this.live) {
       out.push({
@@ -87,16 +90,15 @@ export class ConnectionTable implements LiveView {
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.timer?.();
     this.timer = null;
   }
 
   private ensureTimer(): void {
     if (this.timer || this.live.size === 0) return;
-    this.timer = setInterval(() => {
-      const now = performance.now();
+    this.timer = this.clock.every(this.tickMs, () => {
+      const now = this.clock.now();
       for (const c of this.live) c.tick?.(now);
-    }, this.tickMs);
-    this.timer.unref();
+    });
   }
 }

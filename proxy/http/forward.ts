@@ -1,8 +1,9 @@
 /**
  * The plain-HTTP path: every request that is not a WebSocket upgrade is passed to the target by
  * http-proxy-3 (streaming, unbuffered, X-Forwarded-* added). On the way the sidecar:
- * - counts requests that carry Sec-WebSocket-Key without `Upgrade: websocket` as
- *   ws_handshake_failures_total{reason="upgrade_stripped"}: a hop before us dropped the header;
+ * - counts requests that carry Sec-WebSocket-Key but reached the plain path (no `Upgrade:
+ *   websocket`, or no `Connection: upgrade`) as ws_handshake_failures_total{reason=
+ *   "upgrade_stripped"}: a hop before us dropped the header; each writes one close-log line;
  * - tracks Server-Sent Events responses and long-poll requests as live connections.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -12,9 +13,10 @@ import type { SidecarContext } from '../context.js';
 import type { EnginePollingRequest } from '../protocols/engineio/transports.js';
 import { statusClass, type Transport } from '../metrics/definitions.js';
 import { resolveClientId } from '../telemetry/client-id.js';
+import { recordEnding } from '../connections/ending.js';
 import { redactTarget } from '../telemetry/redact.js';
-import { isWebSocketUpgrade } from './forwarded.js';
 import { HttpStream } from './stream.js';
+import { normaliseTarget, targetPath } from './target.js';
 
 interface RequestState {
   clientId: string;
@@ -71,19 +73,26 @@ export function createHttpHandler(ctx: SidecarContext) {
     config.longpollPaths.some((p) => path === p || path.startsWith(p.endsWith('/') ? p : `${p}/`));
 
   return (req: IncomingMessage, res: ServerResponse): void => {
-    if (req.headers['sec-websocket-key'] !== undefined && !isWebSocketUpgrade(req)) {
-      metrics.handshakeFailures.labels('upgrade_stripped', '').inc();
+    const target = normaliseTarget(req.url);
+    if (target === null) {
+      const body = 'socketlens: the request target is not a path or an http(s) URL\n';
+      res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8', 'content-length': body.length });
+      res.end(body);
+      metrics.clientErrors.labels('bad_request').inc();
+      return;
     }
-    const url = req.url ?? '/';
+    req.url = target;
     const clientId = resolveClientId(req, config.clientIdHeader, config.clientIdQuery);
+    // A WebSocket handshake that arrives here lost its Upgrade (or Connection: upgrade) on the way.
+    if (req.headers['sec-websocket-key'] !== undefined) stripped(ctx, req, res, clientId);
     const engine = ctx.protocols.httpRequest(req, {
       clientId,
       peer: req.socket.remoteAddress ?? '',
-      path: redactTarget(url, ctx.redact),
+      path: redactTarget(target, ctx.redact),
     });
     const st: RequestState = {
       clientId,
-      transport: engine ? engine.transport : longpoll(url.split('?')[0]) ? 'longpoll' : 'http',
+      transport: engine ? engine.transport : longpoll(targetPath(target)) ? 'longpoll' : 'http',
       stream: null,
       engine,
     };
@@ -95,6 +104,32 @@ export function createHttpHandler(ctx: SidecarContext) {
     }
     proxy.web(req, res);
   };
+}
+
+/** Counts a stripped upgrade and writes its close-log line once the backend's answer is done. */
+function stripped(ctx: SidecarContext, req: IncomingMessage, res: ServerResponse, clientId: string): void {
+  ctx.metrics.handshakeFailures.labels('upgrade_stripped', '').inc();
+  const t0 = ctx.clock.now();
+  const upgrade = String(req.headers.upgrade ?? '').toLowerCase();
+  res.once('close', () =>
+    recordEnding(ctx, {
+      transport: 'websocket',
+      id: ctx.nextId(),
+      clientId,
+      peer: req.socket.remoteAddress ?? '',
+      path: redactTarget(req.url ?? '/', ctx.redact),
+      closeCode: null,
+      initiator: null,
+      reason: 'upgrade_stripped',
+      detail: upgrade === 'websocket' ? 'no_connection_upgrade' : 'no_upgrade',
+      durationMs: ctx.clock.now() - t0,
+      bytesIn: 0,
+      bytesOut: 0,
+      messagesIn: 0,
+      messagesOut: 0,
+      status: res.statusCode,
+    }),
+  );
 }
 
 function track(

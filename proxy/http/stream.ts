@@ -3,6 +3,7 @@
  * from the request until the response ends or the client goes away.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { recordEnding } from '../connections/ending.js';
 import type { LiveConnection } from '../connections/live.js';
 import type { SidecarContext } from '../context.js';
 import { statusClass } from '../metrics/definitions.js';
@@ -47,9 +48,10 @@ export class EventBoundaryCounter {
 }
 
 export class HttpStream implements LiveConnection {
-  readonly startedAt = Date.now();
+  readonly startedAt: number;
   readonly done: Promise<void>;
-  private readonly t0 = performance.now();
+  private readonly t0: number;
+  private shuttingDown = false;
   private bytes = 0;
   /** The SSE decoder (by the spec), or without it the blank-line counter; null for long-polls. */
   private readonly counter: SseParser | EventBoundaryCounter | null;
@@ -82,6 +84,8 @@ export class HttpStream implements LiveConnection {
         ctx.metrics.sseResumed.inc();
       }
     }
+    this.t0 = ctx.clock.now();
+    this.startedAt = ctx.clock.wall();
     this.done = new Promise((r) => {
       this.resolveDone = r;
     });
@@ -137,6 +141,7 @@ export class HttpStream implements LiveConnection {
 
   shutdown(): void {
     // An HTTP stream has no close frame: end it, the client's EventSource reconnects elsewhere.
+    this.shuttingDown = true;
     if (!this.res.writableEnded) this.res.end();
   }
 
@@ -149,43 +154,43 @@ export class HttpStream implements LiveConnection {
     this.finished = true;
     const { metrics, table } = this.ctx;
     table.remove(this);
-    const seconds = (performance.now() - this.t0) / 1000;
+    const seconds = (this.ctx.clock.now() - this.t0) / 1000;
     const status = this.status || this.res.statusCode;
     if (this.transport === 'sse') metrics.sseStreamDuration.observe(seconds);
     else {
       metrics.longpollWait.observe(seconds);
       metrics.longpollResponses.labels(statusClass(status)).inc();
     }
-    const initiator = this.serverEnded || this.res.writableFinished ? 'server' : 'client';
+    const byProxy = this.shuttingDown && !this.serverEnded;
+    const initiator = byProxy ? 'proxy' : this.serverEnded || this.res.writableFinished ? 'server' : 'client';
     if (this.session) {
       this.resolveDone();
       return;
     }
-    this.ctx.log({
-      ts: new Date().toISOString(),
-      event: 'connection_closed',
+    recordEnding(this.ctx, {
       transport: this.transport,
       id: this.id,
-      client_id: this.clientId,
+      clientId: this.clientId,
       peer: this.peer,
       path: this.path,
-      close_code: null,
+      closeCode: null,
       initiator,
-      reason: initiator === 'server' ? 'server_end' : 'client_disconnect',
-      duration_ms: Math.round(seconds * 1000),
-      bytes_in: this.bytesIn(),
-      bytes_out: this.bytes,
-      messages_in: 0,
-      messages_out: this.counter?.events ?? 0,
+      reason: byProxy ? 'shutdown' : initiator === 'server' ? 'server_end' : 'client_disconnect',
+      detail: null,
+      durationMs: seconds * 1000,
+      bytesIn: this.bytesIn(),
+      bytesOut: this.bytes,
+      messagesIn: 0,
+      messagesOut: this.counter?.events ?? 0,
       status,
-      ...(this.sse
+      view: this.sse
         ? {
             protocol: 'sse' as const,
             comments: this.sse.comments,
             resumed: this.resumed,
             ...(this.sse.retryMs >= 0 ? { retry_ms: this.sse.retryMs } : {}),
           }
-        : {}),
+        : null,
     });
     this.resolveDone();
   }

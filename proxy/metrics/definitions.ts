@@ -46,6 +46,8 @@ export const HANDSHAKE_FAILURE_REASONS = [
   'origin',
   'rate_limited',
   'fault',
+  'internal',
+  'resource_exhausted',
 ] as const;
 export type HandshakeFailureReason = (typeof HANDSHAKE_FAILURE_REASONS)[number];
 
@@ -77,6 +79,32 @@ export const ENGINEIO_END_REASONS = [
   'transport error',
 ] as const;
 export type EngineioEndReason = (typeof ENGINEIO_END_REASONS)[number];
+
+/**
+ * Why a connection ended, as the close log's `reason` and the span's close reason: a closed set,
+ * decided once per connection. What varies (an errno, a status, a check's message) goes in the
+ * separate `detail` field. A failed upgrade ends with its handshake failure reason.
+ */
+export const CLOSE_REASONS = [
+  'client_close',
+  'server_close',
+  'client_disconnect',
+  'server_disconnect',
+  'client_error',
+  'server_error',
+  'shutdown',
+  'heartbeat_timeout',
+  'slow_consumer',
+  'max_connection_age',
+  'server_end',
+  'fault_close',
+  'fault_cut',
+  'fault_truncate',
+  ...HANDSHAKE_FAILURE_REASONS,
+  // An engine.io session ends with engine.io's own reason (its log line covers every transport).
+  ...ENGINEIO_END_REASONS,
+] as const;
+export type CloseReason = (typeof CLOSE_REASONS)[number];
 
 /** The transports an engine.io session used, in order (label `transports`). */
 export const ENGINEIO_TRANSPORT_PATHS = ['polling', 'polling,websocket', 'websocket'] as const;

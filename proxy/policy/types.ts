@@ -9,6 +9,8 @@ export type CheckVerdict =
       status: number;
       reason: HandshakeFailureReason;
       message: string;
+      /** Which check refused and why, for the close log's `detail` (never secret). */
+      detail?: string;
       headers?: Record<string, string>;
     };
 

@@ -31,6 +31,7 @@ export interface WsEnd {
   closeCode: number;
   initiator: CloseInitiator;
   reason: string;
+  detail?: string | null;
   bytesIn: number;
   bytesOut: number;
 }

@@ -1,5 +1,5 @@
-/** The JSON line written to stdout for every closed connection. */
-import type { CloseInitiator, Protocol, Transport } from '../metrics/definitions.js';
+/** The JSON line written to stdout for every closed connection and every failed upgrade. */
+import type { CloseInitiator, CloseReason, Protocol, Transport } from '../metrics/definitions.js';
 
 export interface CloseRecord {
   ts: string;
@@ -11,7 +11,10 @@ export interface CloseRecord {
   path: string;
   close_code: number | null;
   initiator: CloseInitiator | null;
-  reason: string;
+  /** One of CLOSE_REASONS. */
+  reason: CloseReason;
+  /** What varies within the reason (an errno, a status, the check that refused), or null. */
+  detail: string | null;
   duration_ms: number;
   bytes_in: number;
   bytes_out: number;

@@ -150,6 +150,9 @@ export interface SpanClose {
   code: number | null;
   initiator: string | null;
   reason: string;
+  detail?: string | null;
+  /** HTTP status of a failed upgrade. */
+  status?: number;
   bytesIn: number;
   bytesOut: number;
   messagesIn: number;
@@ -165,6 +168,8 @@ export function endConnectionSpan(span: Span, c: SpanClose): void {
       'socketlens.messages_in': c.messagesIn,
       'socketlens.messages_out': c.messagesOut,
     };
+    if (c.detail) attrs['socketlens.close.detail'] = c.detail;
+    if (c.status !== undefined) attrs['http.response.status_code'] = c.status;
     if (c.code !== null) attrs['socketlens.close.code'] = c.code;
     if (c.initiator !== null) attrs['socketlens.close.initiator'] = c.initiator;
     span.addEvent('close', attrs);

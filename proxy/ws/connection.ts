@@ -7,11 +7,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Span } from '@opentelemetry/api';
+import type { Cancel } from '../clock.js';
+import { recordEnding } from '../connections/ending.js';
 import type { LiveConnection } from '../connections/live.js';
 import type { SidecarContext } from '../context.js';
-import { type CloseInitiator, closeCodeLabel } from '../metrics/definitions.js';
+import { type CloseInitiator, type CloseReason, closeCodeLabel } from '../metrics/definitions.js';
 import type { ProtocolView, WsDecoder } from '../protocols/decoder.js';
-import { endConnectionSpan, recordedTraceId } from '../telemetry/tracing.js';
+import { recordedTraceId } from '../telemetry/tracing.js';
 import { closeFrame, pingFrame } from './frames.js';
 import { Pipe, type PipeOwner } from './pipe.js';
 
@@ -19,7 +21,12 @@ import { Pipe, type PipeOwner } from './pipe.js';
 interface Liveness {
   seen: boolean;
   lastSeen: number;
+  /** When our ping went on the wire (0 = no ping outstanding). */
   pingAt: number;
+  /** Our ping waits behind a frame in progress: it has not reached this side yet. */
+  pingQueued: boolean;
+  /** Our pings sent whose pong has not come back (the pong matcher stays on while > 0). */
+  outstanding: number;
   misses: number;
 }
 
@@ -45,10 +52,10 @@ export class WsConnection implements LiveConnection, PipeOwner {
   readonly peer: string;
   readonly path: string;
   readonly protocol: string;
-  readonly startedAt = Date.now();
+  readonly startedAt: number;
   readonly done: Promise<void>;
 
-  private readonly t0 = performance.now();
+  private readonly t0: number;
   private readonly c2s: Pipe;
   private readonly s2c: Pipe;
   private readonly span: Span;
@@ -56,14 +63,16 @@ export class WsConnection implements LiveConnection, PipeOwner {
   private readonly decoder: WsDecoder | null;
   private readonly compressed: boolean;
 
+  // How the connection ended: decided once, by the first event that tells (see decide()).
   private initiator: CloseInitiator | null = null;
   private closeCode: number | null = null;
-  private reason = '';
+  private reason: CloseReason | null = null;
+  private detail: string | null = null;
   private clientClosed = false;
   private upstreamClosed = false;
   private finished = false;
   private resolveDone!: () => void;
-  private drainTimer: NodeJS.Timeout | null = null;
+  private cancelDrain: Cancel | null = null;
   private brokenSeen = 0;
   private closingByProxy = false;
 
@@ -92,6 +101,8 @@ export class WsConnection implements LiveConnection, PipeOwner {
     this.protocol = init.protocol ?? '';
     this.span = init.span;
     this.handshakeMs = init.handshakeMs;
+    this.t0 = ctx.clock.now();
+    this.startedAt = ctx.clock.wall();
     this.done = new Promise((r) => {
       this.resolveDone = r;
     });
@@ -114,11 +125,11 @@ export class WsConnection implements LiveConnection, PipeOwner {
 
     const now = this.t0;
     this.token = cfg.heartbeatInterval > 0 ? Buffer.concat([Buffer.from('sl:'), randomBytes(9)]) : null;
-    this.clientLive = { seen: false, lastSeen: now, pingAt: 0, misses: 0 };
+    this.clientLive = { seen: false, lastSeen: now, pingAt: 0, pingQueued: false, outstanding: 0, misses: 0 };
     this.upstreamLive = cfg.heartbeatInterval > 0 && cfg.heartbeatUpstream ? { ...this.clientLive } : null;
     this.ageDeadline =
       cfg.maxConnectionAge > 0
-        ? now + cfg.maxConnectionAge * (1 - Math.random() * cfg.maxConnectionAgeJitter)
+        ? now + cfg.maxConnectionAge * (1 - ctx.clock.random() * cfg.maxConnectionAgeJitter)
         : Number.POSITIVE_INFINITY;
 
     client.on('end', () => this.onEnd(true));
@@ -131,16 +142,16 @@ export class WsConnection implements LiveConnection, PipeOwner {
 
   // ---- LiveConnection ----
   bytesIn(): number {
-    return this.c2s.bytes;
+    return this.c2s.relayedBytes;
   }
   bytesOut(): number {
-    return this.s2c.bytes;
+    return this.s2c.relayedBytes;
   }
   messagesIn(): number {
-    return this.c2s.scanner.messages;
+    return this.c2s.relayedMessages;
   }
   messagesOut(): number {
-    return this.s2c.scanner.messages;
+    return this.s2c.relayedMessages;
   }
   bufferedBytes(): number {
     return this.client.writableLength;
@@ -179,7 +190,7 @@ export class WsConnection implements LiveConnection, PipeOwner {
       this.clientLive.seen = true;
       if (pings !== 0) {
         t.pingsClientToServer += pings;
-        if (this.clientPingAt === 0) this.clientPingAt = performance.now();
+        if (this.clientPingAt === 0) this.clientPingAt = this.ctx.clock.now();
       }
       if (pongs !== 0) {
         t.pongsClientToServer += pongs;
@@ -191,7 +202,7 @@ export class WsConnection implements LiveConnection, PipeOwner {
       if (this.upstreamLive) this.upstreamLive.seen = true;
       if (pings !== 0) {
         t.pingsServerToClient += pings;
-        if (this.serverPingAt === 0) this.serverPingAt = performance.now();
+        if (this.serverPingAt === 0) this.serverPingAt = this.ctx.clock.now();
       }
       if (pongs !== 0) {
         t.pongsServerToClient += pongs;
@@ -210,17 +221,20 @@ export class WsConnection implements LiveConnection, PipeOwner {
     if (live) {
       live.pingAt = 0;
       live.misses = 0;
+      if (live.outstanding > 0) live.outstanding--;
+      // A late pong to an earlier ping: keep matching until the last one is back.
+      if (live.outstanding > 0) return;
     }
     pipe.scanner.matchToken = null;
   }
 
   private onCloseFrame(pipe: Pipe): void {
     if (pipe.scanner.closes !== 1) return;
-    if (this.initiator === null) {
-      this.initiator = pipe.fromClient ? 'client' : 'server';
-      this.closeCode = pipe.scanner.closeCode;
-      this.reason = pipe.fromClient ? 'client_close' : 'server_close';
-    }
+    this.decide(
+      pipe.fromClient ? 'client' : 'server',
+      pipe.scanner.closeCode,
+      pipe.fromClient ? 'client_close' : 'server_close',
+    );
     // During a close the sidecar started, an end's answering close frame means that end is done:
     // we end its socket, as the server side of the client and as a client of the backend.
     if (this.closingByProxy) {
@@ -250,8 +264,7 @@ export class WsConnection implements LiveConnection, PipeOwner {
       if (this.client.writableLength > cfg.maxBufferBytes) {
         if (this.overLimitSince === 0) this.overLimitSince = now;
         else if (now - this.overLimitSince >= cfg.slowConsumerGrace) {
-          this.ctx.metrics.slowConsumerDisconnects.inc();
-          this.closeByProxy(1008, 'slow_consumer', 'client_slow');
+          this.cutSlowConsumer('queue_over_limit');
           return;
         }
       } else {
@@ -261,10 +274,18 @@ export class WsConnection implements LiveConnection, PipeOwner {
     if (now >= this.ageDeadline) this.closeByProxy(1001, 'max_connection_age');
   }
 
+  /** Disconnects the client as a slow consumer (its queue or its share of the global bound). */
+  cutSlowConsumer(detail: string): void {
+    if (this.finished || this.closingByProxy) return;
+    this.ctx.metrics.slowConsumerDisconnects.inc();
+    this.closeByProxy(1008, 'slow_consumer', 'client_slow', detail);
+  }
+
   /**
    * One side's heartbeat: ping once it has been quiet for the interval; count a miss for each
-   * interval a ping stays unanswered; after `heartbeatMisses` misses, terminate that side.
-   * `from` carries the side's bytes (and its pongs); `to` carries our pings to it.
+   * interval a ping stays unanswered on the wire; after `heartbeatMisses` misses, terminate that
+   * side. A ping still queued behind a frame in progress has not reached the side, so it is not
+   * charged to it. `from` carries the side's bytes (and its pongs); `to` carries our pings to it.
    */
   private heartbeat(now: number, live: Liveness, from: Pipe, to: Pipe, peer: 'client' | 'server'): boolean {
     const cfg = this.ctx.config;
@@ -273,11 +294,11 @@ export class WsConnection implements LiveConnection, PipeOwner {
       live.lastSeen = now;
       live.pingAt = 0;
       live.misses = 0;
-      from.scanner.matchToken = null;
       return false;
     }
+    if (live.pingQueued) return false;
     if (live.pingAt === 0) {
-      if (now - live.lastSeen >= cfg.heartbeatInterval) this.sendPing(live, from, to, now);
+      if (now - live.lastSeen >= cfg.heartbeatInterval) this.sendPing(live, from, to);
       return false;
     }
     if (now - live.pingAt < cfg.heartbeatInterval) return false;
@@ -287,15 +308,24 @@ export class WsConnection implements LiveConnection, PipeOwner {
       this.closeByProxy(cfg.heartbeatCloseCode, 'heartbeat_timeout', peer === 'client' ? 'client' : 'server');
       return true;
     }
-    this.sendPing(live, from, to, now);
+    this.sendPing(live, from, to);
     return false;
   }
 
-  private sendPing(live: Liveness, from: Pipe, to: Pipe, now: number): void {
+  private sendPing(live: Liveness, from: Pipe, to: Pipe): void {
     from.scanner.matchToken = this.token;
-    // Toward the backend the sidecar speaks as a client, so its frames are masked.
-    to.inject(pingFrame(this.token!, to.fromClient));
-    live.pingAt = now;
+    live.pingQueued = true;
+    live.outstanding++;
+    // Toward the backend the sidecar speaks as a client, so its frames are masked. The miss
+    // clock starts when the ping is written, not when it is queued.
+    const placed = to.inject(pingFrame(this.token!, to.fromClient), false, () => {
+      live.pingQueued = false;
+      live.pingAt = this.ctx.clock.now();
+    });
+    if (!placed) {
+      live.pingQueued = false;
+      live.outstanding--;
+    }
   }
 
   // ---- fault injection (proxy/faults) ----
@@ -306,10 +336,10 @@ export class WsConnection implements LiveConnection, PipeOwner {
   }
 
   /** A fault sends close frames (`text` as their reason) toward one side or both. */
-  faultClose(side: 'client' | 'backend' | 'both', code: number, text: string, reason: string): void {
+  faultClose(side: 'client' | 'backend' | 'both', code: number, text: string, reason: CloseReason): void {
     if (this.finished || this.closingByProxy) return;
     this.closingByProxy = true;
-    this.claimClose(code, reason);
+    this.decide('proxy', code, reason);
     this.span.addEvent('proxy_close', { code, reason });
     if (side !== 'backend' && !this.s2c.inject(closeFrame(code, text, false), true)) this.client.destroy();
     if (side !== 'client' && !this.c2s.inject(closeFrame(code, text, true), true)) this.upstream.destroy();
@@ -317,84 +347,100 @@ export class WsConnection implements LiveConnection, PipeOwner {
   }
 
   /** A fault resets the TCP connection of one side or both, with no close frame (1006). */
-  faultReset(side: 'client' | 'backend' | 'both', reason: string): void {
+  faultReset(side: 'client' | 'backend' | 'both', reason: CloseReason): void {
     if (this.finished) return;
-    this.claimClose(1006, reason);
+    this.decide('proxy', 1006, reason);
     if (side !== 'backend' && !this.client.destroyed) this.client.resetAndDestroy();
     if (side !== 'client' && !this.upstream.destroyed) this.upstream.resetAndDestroy();
   }
 
-  private claimClose(code: number, reason: string): void {
-    if (this.initiator !== null) return;
-    this.initiator = 'proxy';
+  // ---- closing ----
+
+  /**
+   * Records how the connection ended, once: the first event that tells (a close frame, a FIN, an
+   * error, the sidecar's own decision) wins; later events change nothing.
+   */
+  private decide(
+    initiator: CloseInitiator,
+    code: number,
+    reason: CloseReason,
+    detail: string | null = null,
+  ): void {
+    if (this.reason !== null) return;
+    this.initiator = initiator;
     this.closeCode = code;
     this.reason = reason;
+    this.detail = detail;
   }
-
-  // ---- closing ----
 
   abort(): void {
     this.client.destroy();
     this.upstream.destroy();
   }
 
-  /** Closes both sides: stop accepting bytes and let the connection drain (SIGTERM). */
-  shutdown(code: number, reason: string): void {
-    this.closeByProxy(code, reason);
+  /** Closes both sides, delivering what each side already sent (SIGTERM, drain). */
+  shutdown(code: number, detail: string | null = null): void {
+    this.closeByProxy(code, 'shutdown', undefined, detail);
   }
 
   /**
-   * A close the sidecar decides. A dead side is cut at once; each live side gets a close frame
-   * (between frames) and may answer it; whatever remains after the drain timeout is cut.
+   * A close the sidecar decides. A dead side is cut at once and the live one gets a close frame.
+   * When both sides are alive, the close frame goes to the client first (after the frame in
+   * progress); whatever the client sent until its answering close frame is still relayed to the
+   * backend, and the client's close frame reaches the backend last. What is left after the drain
+   * timeout is cut.
    */
-  closeByProxy(code: number, reason: string, dead?: 'client' | 'server' | 'client_slow'): void {
+  closeByProxy(
+    code: number,
+    reason: CloseReason,
+    dead?: 'client' | 'server' | 'client_slow',
+    detail: string | null = null,
+  ): void {
     if (this.finished || this.closingByProxy) return;
     this.closingByProxy = true;
-    if (this.initiator === null) {
-      this.initiator = 'proxy';
-      this.closeCode = code;
-      this.reason = reason;
-    }
+    this.decide('proxy', code, reason, detail);
     this.span.addEvent('proxy_close', { code, reason });
     if (dead === 'client') this.client.destroy();
     else if (!this.s2c.inject(closeFrame(code, reason, false), true)) this.client.destroy();
     if (dead === 'server') this.upstream.destroy();
-    else if (!this.c2s.inject(closeFrame(code, reason, true), true)) this.upstream.destroy();
+    else if (dead !== undefined || this.c2s.scanner.broken) {
+      if (!this.c2s.inject(closeFrame(code, reason, true), true)) this.upstream.destroy();
+    }
     if (dead === 'client_slow') {
       // A slow client may never read its close frame; give it a moment, then cut it.
       this.client.end();
-      setTimeout(() => this.client.destroy(), 1000).unref();
+      this.ctx.clock.after(1000, () => this.client.destroy());
     }
     this.armDrainTimer();
   }
 
   private armDrainTimer(): void {
-    if (this.drainTimer) return;
-    this.drainTimer = setTimeout(() => {
+    if (this.cancelDrain) return;
+    this.cancelDrain = this.ctx.clock.after(this.ctx.config.drainTimeout, () => {
       this.client.destroy();
       this.upstream.destroy();
-    }, this.ctx.config.drainTimeout);
-    this.drainTimer.unref();
+    });
   }
 
   private onEnd(fromClient: boolean): void {
     // TCP FIN without a close frame before it: an abnormal close (1006) by that side.
-    if (this.initiator === null) {
-      this.initiator = fromClient ? 'client' : 'server';
-      this.closeCode = 1006;
-      this.reason = fromClient ? 'client_disconnect' : 'server_disconnect';
-    }
+    this.decide(
+      fromClient ? 'client' : 'server',
+      1006,
+      fromClient ? 'client_disconnect' : 'server_disconnect',
+    );
     const other = fromClient ? this.upstream : this.client;
     if (!other.destroyed) other.end();
     this.armDrainTimer();
   }
 
   private onError(fromClient: boolean, err: NodeJS.ErrnoException): void {
-    if (this.initiator === null) {
-      this.initiator = fromClient ? 'client' : 'server';
-      this.closeCode = 1006;
-      this.reason = `${fromClient ? 'client' : 'server'}_error:${err.code ?? 'unknown'}`;
-    }
+    this.decide(
+      fromClient ? 'client' : 'server',
+      1006,
+      fromClient ? 'client_error' : 'server_error',
+      err.code ?? 'unknown',
+    );
     const other = fromClient ? this.upstream : this.client;
     other.destroy();
   }
@@ -402,11 +448,11 @@ export class WsConnection implements LiveConnection, PipeOwner {
   private onClose(fromClient: boolean): void {
     if (fromClient) this.clientClosed = true;
     else this.upstreamClosed = true;
-    if (this.initiator === null) {
-      this.initiator = fromClient ? 'client' : 'server';
-      this.closeCode = 1006;
-      this.reason = fromClient ? 'client_disconnect' : 'server_disconnect';
-    }
+    this.decide(
+      fromClient ? 'client' : 'server',
+      1006,
+      fromClient ? 'client_disconnect' : 'server_disconnect',
+    );
     if (this.clientClosed && this.upstreamClosed) {
       this.finish();
       return;
@@ -416,58 +462,49 @@ export class WsConnection implements LiveConnection, PipeOwner {
     this.armDrainTimer();
   }
 
+  /** Both sockets are closed: count, log and trace the end once. */
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
-    if (this.drainTimer) clearTimeout(this.drainTimer);
-    const { metrics, table, log } = this.ctx;
-    this.ctx.budget.forget(this.s2c);
-    table.remove(this);
+    this.cancelDrain?.();
+    const { ctx } = this;
+    ctx.budget.forget(this.s2c);
+    ctx.table.remove(this);
     const code = this.closeCode ?? 1006;
     const initiator = this.initiator ?? 'server';
-    const durationMs = performance.now() - this.t0;
-    metrics.closes.labels(closeCodeLabel(code), initiator).inc();
-    metrics.observeConnectionDuration(durationMs / 1000, recordedTraceId(this.span));
-    const spanCtx = this.span.spanContext();
+    const durationMs = ctx.clock.now() - this.t0;
+    ctx.metrics.closes.labels(closeCodeLabel(code), initiator).inc();
+    ctx.metrics.observeConnectionDuration(durationMs / 1000, recordedTraceId(this.span));
+    const reason = this.reason ?? 'server_disconnect';
     // A decoder whose session spans transports (engine.io) writes the one line of that session.
     const decoderLogs =
       this.decoder?.ended({
         closeCode: code,
         initiator,
-        reason: this.reason,
-        bytesIn: this.c2s.bytes,
-        bytesOut: this.s2c.bytes,
+        reason,
+        detail: this.detail,
+        bytesIn: this.c2s.relayedBytes,
+        bytesOut: this.s2c.relayedBytes,
       }) ?? false;
-    const view = decoderLogs ? null : this.protocolView();
-    if (!decoderLogs)
-      log({
-        ts: new Date().toISOString(),
-        event: 'connection_closed',
-        transport: 'websocket',
-        id: this.id,
-        client_id: this.clientId,
-        peer: this.peer,
-        path: this.path,
-        close_code: code,
-        initiator,
-        reason: this.reason || 'unknown',
-        duration_ms: Math.round(durationMs),
-        bytes_in: this.c2s.bytes,
-        bytes_out: this.s2c.bytes,
-        messages_in: this.c2s.scanner.messages,
-        messages_out: this.s2c.scanner.messages,
-        handshake_ms: Math.round(this.handshakeMs * 100) / 100,
-        ...(this.span.isRecording() ? { trace_id: spanCtx.traceId } : {}),
-        ...(view ?? {}),
-      });
-    endConnectionSpan(this.span, {
-      code,
+    recordEnding(ctx, {
+      transport: 'websocket',
+      id: this.id,
+      clientId: this.clientId,
+      peer: this.peer,
+      path: this.path,
+      closeCode: code,
       initiator,
-      reason: this.reason,
-      bytesIn: this.c2s.bytes,
-      bytesOut: this.s2c.bytes,
-      messagesIn: this.c2s.scanner.messages,
-      messagesOut: this.s2c.scanner.messages,
+      reason,
+      detail: this.detail,
+      durationMs,
+      bytesIn: this.c2s.relayedBytes,
+      bytesOut: this.s2c.relayedBytes,
+      messagesIn: this.c2s.relayedMessages,
+      messagesOut: this.s2c.relayedMessages,
+      handshakeMs: this.handshakeMs,
+      span: this.span,
+      logged: !decoderLogs,
+      view: decoderLogs ? null : this.protocolView(),
     });
     this.resolveDone();
   }

@@ -10,6 +10,9 @@
  * - while a fault (proxy/faults) is active: drop control frames whole (`dropOpcodes`), or hand
  *   the outgoing bytes to a shaper that delays, throttles, holds or truncates them.
  * With no fault active the hooks cost one field test per chunk and allocate nothing.
+ *
+ * What the pipe counts is what it relayed: bytes and complete messages written to dst. The
+ * sidecar's own frames, the pongs it takes out and whatever is dropped after the seal are not.
  */
 import type { Socket } from 'node:net';
 import type { BufferBudget } from '../connections/buffer-budget.js';
@@ -73,6 +76,7 @@ function readIntoArena(sock: Socket, deliver: (chunk: Buffer) => void): boolean 
   handle.useUserBuffer(arena);
   return true;
 }
+const EMPTY = Buffer.alloc(0);
 
 export interface PipeOwner {
   /** Called after every chunk with what the scanner saw in it. */
@@ -97,6 +101,10 @@ export class Pipe {
   readonly scanner = new FrameScanner();
   /** Bytes read from src. */
   bytes = 0;
+  /** Bytes read from src that were not relayed: the sidecar's own pongs, what came after the seal. */
+  droppedBytes = 0;
+  /** Messages scanned that were not relayed (they came after the seal). */
+  droppedMessages = 0;
   /** When set, the pipe pauses src once this many bytes are queued toward dst (instead of at the socket's high-water mark). */
   queueLimit = 0;
   /** Set when the owner should also pause (a global bound was hit). */
@@ -115,6 +123,7 @@ export class Pipe {
   private held = false;
 
   private pending: Buffer[] | null = null;
+  private pendingWritten: Array<(() => void) | undefined> | null = null;
   private sealAfterPending = false;
   private stash: Buffer | null = null;
   private waitingDrain = false;
@@ -131,6 +140,16 @@ export class Pipe {
     src.resume();
   }
 
+  /** Bytes relayed from src to dst (frame headers included). */
+  get relayedBytes(): number {
+    return this.bytes - this.droppedBytes;
+  }
+
+  /** Complete data messages relayed from src to dst (counted when their last byte was written). */
+  get relayedMessages(): number {
+    return this.scanner.messages - this.droppedMessages;
+  }
+
   /** Feeds bytes that arrived before the pipe existed (the upgrade's `head`). */
   feed(chunk: Buffer): void {
     if (chunk.length > 0) this.onData(chunk);
@@ -140,16 +159,21 @@ export class Pipe {
    * Sends `frame` to dst at the next frame boundary of this direction (at once if the stream is
    * between frames). With `seal`, nothing from src is forwarded after it. Returns false when the
    * frame can't be placed safely: the stream is already sealed or no longer parseable.
+   * `written` runs once the frame has been flushed to dst's kernel buffer, i.e. is on the wire.
    */
-  inject(frame: Buffer, seal = false): boolean {
+  inject(frame: Buffer, seal = false, written?: () => void): boolean {
     if (this.sealed || this.sealAfterPending || this.scanner.broken || this.dst.destroyed) return false;
     if (this.pending === null && this.stash === null && this.scanner.atBoundary) {
-      this.write(frame);
+      this.write(frame, written);
       if (seal) this.sealed = true;
       return true;
     }
-    if (this.pending === null) this.pending = [];
+    if (this.pending === null) {
+      this.pending = [];
+      this.pendingWritten = [];
+    }
     this.pending.push(frame);
+    this.pendingWritten!.push(written);
     if (seal) this.sealAfterPending = true;
     // A paused source would never reach the boundary; let it flow until the frame ends.
     if (this.waitingDrain) this.src.resume();
@@ -158,14 +182,15 @@ export class Pipe {
 
   private readonly onData = (chunk: Buffer): void => {
     const s = this.scanner;
-    const m0 = s.messages;
+    const m0 = s.messages - this.droppedMessages;
+    const b0 = this.bytes - this.droppedBytes;
     const p0 = s.pings;
     const q0 = s.pongs;
     const c0 = s.closes;
     const n = chunk.length;
     this.bytes += n;
     if (this.sealed) {
-      if (!s.broken) s.push(chunk);
+      this.dropSealed(chunk);
     } else if (
       this.pending === null &&
       this.stash === null &&
@@ -177,16 +202,46 @@ export class Pipe {
     } else {
       this.filtered(chunk);
     }
-    this.owner.onChunk(this, n, s.messages - m0, s.pings - p0, s.pongs - q0, s.closes !== c0);
+    this.owner.onChunk(
+      this,
+      this.bytes - this.droppedBytes - b0,
+      s.messages - this.droppedMessages - m0,
+      s.pings - p0,
+      s.pongs - q0,
+      s.closes !== c0,
+    );
   };
+
+  /** After the seal: scanned (to see the answering close frame) but neither written nor counted. */
+  private dropSealed(chunk: Buffer): void {
+    const s = this.scanner;
+    this.droppedBytes += chunk.length;
+    if (s.broken) return;
+    const m = s.messages;
+    s.push(chunk);
+    this.droppedMessages += s.messages - m;
+  }
 
   private readonly onDrain = (): void => {
     this.trackQueued();
-    if (this.waitingDrain && !this.externalPause && !this.held) {
+    // A pipe whose own queue has drained resumes even under the global bound: it holds none of
+    // the excess, and pausing it would stall a healthy reader for as long as others stay slow.
+    if (!this.waitingDrain || this.held) return;
+    if (!this.externalPause || this.dst.writableLength === 0) {
       this.waitingDrain = false;
       this.src.resume();
+    } else if (!this.dst.writableNeedDrain) {
+      this.watchFlush();
     }
   };
+
+  /**
+   * A pause that did not come from dst's high-water mark (the global bound, a queue limit below
+   * it) gets no 'drain' event: ask dst to call back once what is queued now has been flushed.
+   */
+  private watchFlush(): void {
+    if (!this.dst.destroyed) this.dst.write(EMPTY, this.onDrain);
+  }
 
   /** Resumes src after an external pause, unless dst still needs to drain. */
   release(): void {
@@ -205,20 +260,25 @@ export class Pipe {
     else if (!this.waitingDrain && !this.externalPause) this.src.resume();
   }
 
-  private write(buf: Buffer): void {
-    if (this.shaper !== null) this.shaper.push(buf);
-    else this.writeOut(buf);
+  private write(buf: Buffer, flushed?: () => void): void {
+    if (this.shaper !== null) {
+      this.shaper.push(buf);
+      flushed?.();
+    } else {
+      this.writeOut(buf, flushed);
+    }
   }
 
   /** Writes to dst with back-pressure (the shaper of a fault calls this once it releases bytes). */
-  writeOut(buf: Buffer): void {
+  writeOut(buf: Buffer, flushed?: () => void): void {
     if (this.dst.destroyed) return;
-    const ok = this.dst.write(buf);
+    const ok = flushed === undefined ? this.dst.write(buf) : this.dst.write(buf, flushed);
     this.trackQueued();
     const over = this.queueLimit > 0 ? this.dst.writableLength > this.queueLimit : !ok;
     if ((over || this.externalPause) && !this.waitingDrain && this.pending === null) {
       this.waitingDrain = true;
       this.src.pause();
+      if (ok) this.watchFlush();
     }
   }
 
@@ -247,6 +307,7 @@ export class Pipe {
       if (s.atBoundary) {
         if (startedAtBoundary && (s.lastPongMatched || (this.dropOpcodes & (1 << s.frameOpcode)) !== 0)) {
           if (frameStart > from) this.write(chunk.subarray(from, frameStart));
+          this.droppedBytes += pos - frameStart;
           from = pos;
           if (s.lastPongMatched) {
             s.lastPongMatched = false;
@@ -276,7 +337,7 @@ export class Pipe {
       }
     }
     if (this.sealed) {
-      if (pos < end && !s.broken) s.push(chunk.subarray(pos));
+      if (pos < end) this.dropSealed(chunk.subarray(pos));
       return;
     }
     if (from < end) this.write(from === 0 ? chunk : chunk.subarray(from));
@@ -284,8 +345,10 @@ export class Pipe {
 
   private flushPending(): void {
     const frames = this.pending!;
+    const written = this.pendingWritten!;
     this.pending = null;
-    for (const f of frames) this.write(f);
+    this.pendingWritten = null;
+    for (let i = 0; i < frames.length; i++) this.write(frames[i], written[i]);
     if (this.sealAfterPending) {
       this.sealAfterPending = false;
       this.sealed = true;

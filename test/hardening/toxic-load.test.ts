@@ -43,7 +43,7 @@ describe('load through Toxiproxy with latency, jitter and resets', () => {
     const { client_close: clean = 0, ...others } = r.sidecar.reasons;
     assert.equal(clean, r.kept);
     for (const reason of Object.keys(others))
-      assert.ok(['client_error:ECONNRESET', 'client_disconnect'].includes(reason), `reason ${reason}`);
+      assert.ok(['client_error', 'client_disconnect'].includes(reason), `reason ${reason}`);
     assert.equal(
       Object.values(others).reduce((a, b) => a + b, 0),
       r.resetBeforeOpen + r.resetAfterOpen,

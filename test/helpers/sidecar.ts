@@ -13,7 +13,7 @@ export async function startTestSidecar(
   targetPort: number,
   overrides: Partial<SidecarConfig> = {},
   checks: UpgradeChecks | null = null,
-  opts: Pick<SidecarOptions, 'faultLog'> = {},
+  opts: Pick<SidecarOptions, 'faultLog' | 'clock'> = {},
 ): Promise<TestSidecar> {
   const logs: CloseRecord[] = [];
   const config = sidecarConfig({

@@ -26,7 +26,10 @@ describe('handshake failures', () => {
       );
       assert.equal(await sidecar.metric('ws_connections_opened_total'), 0);
       assert.equal(sidecar.logs.length, 1);
-      assert.equal(sidecar.logs[0].reason, 'upstream_unavailable:ECONNREFUSED');
+      assert.deepEqual(
+        [sidecar.logs[0].reason, sidecar.logs[0].detail],
+        ['upstream_unavailable', 'ECONNREFUSED'],
+      );
       assert.equal(sidecar.logs[0].status, 502);
       assert.equal((await fetch(`${sidecar.adminUrl}/readyz`)).status, 503);
     } finally {
@@ -141,7 +144,7 @@ describe('a client that leaves during the handshake', () => {
       await waitUntil(() => backendSockets.length === 1, 3000, 'backend contacted');
       sock.resetAndDestroy();
       await waitUntil(() => sidecar.logs.length === 1, 3000, 'log line');
-      assert.equal(sidecar.logs[0].reason, 'client_aborted:client left before the backend answered');
+      assert.deepEqual([sidecar.logs[0].reason, sidecar.logs[0].detail], ['client_aborted', 'before_answer']);
       assert.equal(sidecar.logs[0].status, 499);
       assert.equal(await sidecar.metric('ws_handshake_failures_total', { reason: 'client_aborted' }), 1);
       await waitUntil(

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { rawUpgrade, waitUntil } from '../helpers/raw.js';
+import { once } from 'node:events';
+import WebSocket from 'ws';
+import { waitUntil } from '../helpers/raw.js';
 import { startTestSidecar } from '../helpers/sidecar.js';
 import { startWsBackend } from '../helpers/ws-backend.js';
 
@@ -13,7 +15,15 @@ describe('maximum connection age', () => {
       maxConnectionAgeJitter: 0.5,
     });
     try {
-      const clients = await Promise.all([1, 2, 3, 4, 5, 6].map(() => rawUpgrade(sidecar.port, '/ws')));
+      // Real clients: they answer the sidecar's close frame, and their answer is what reaches
+      // the backend last.
+      const clients = await Promise.all(
+        [1, 2, 3, 4, 5, 6].map(async () => {
+          const ws = new WebSocket(`ws://127.0.0.1:${sidecar.port}/ws`);
+          await once(ws, 'open');
+          return ws;
+        }),
+      );
       await waitUntil(() => sidecar.logs.length === clients.length, 5000, 'all closed');
       for (const log of sidecar.logs) {
         assert.equal(log.close_code, 1001);

@@ -346,6 +346,7 @@ export class EngineSession {
       close_code: closeCode,
       initiator,
       reason,
+      detail: null,
       duration_ms: Math.round(durationMs),
       bytes_in: this.bytesIn,
       bytes_out: this.bytesOut,

@@ -33,11 +33,11 @@ export const DEFAULT_MIX: Record<CycleKind, number> = {
 /** The close-log reason the sidecar must write for each kind (null: no line, counted elsewhere). */
 export const REASON: Record<CycleKind, string | null> = {
   clean: 'client_close',
-  client_reset: 'client_error:ECONNRESET',
+  client_reset: 'client_error',
   client_abandon: 'client_disconnect',
   server_close: 'server_close',
-  server_reset: 'server_error:ECONNRESET',
-  handshake_timeout: 'timeout:backend did not answer the upgrade',
+  server_reset: 'server_error',
+  handshake_timeout: 'timeout',
   request_timeout: null,
 };
 

@@ -1,0 +1,42 @@
+/**
+ * Every socket the sidecar holds, in any state: client sockets from the moment they are
+ * accepted (plain HTTP, upgrades still being checked or answered, relays after the 101, non-101
+ * answers being streamed), and backend sockets opened for upgrades. Shutdown waits for this set
+ * to empty and cuts whatever is left in it when the drain time is over.
+ */
+import type { Socket } from 'node:net';
+
+export class SocketRegistry {
+  private readonly live = new Set<Socket>();
+  private waiters: Array<() => void> = [];
+
+  hold(socket: Socket): void {
+    if (socket.destroyed || this.live.has(socket)) return;
+    this.live.add(socket);
+    socket.once('close', () => {
+      this.live.delete(socket);
+      if (this.live.size === 0) this.wake();
+    });
+  }
+
+  get size(): number {
+    return this.live.size;
+  }
+
+  /** Resolves once no socket is held. */
+  empty(): Promise<void> {
+    if (this.live.size === 0) return Promise.resolve();
+    return new Promise((r) => this.waiters.push(r));
+  }
+
+  /** Cuts every socket still held. */
+  destroyAll(): void {
+    for (const s of this.live) s.destroy();
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const r of w) r();
+  }
+}
