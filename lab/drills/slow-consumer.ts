@@ -3,6 +3,7 @@
  * sidecar's send buffer toward it grows; with --slow-consumer it cuts the client (1008,
  * slow_consumer) after the grace period, so its memory stays bounded.
  */
+import { humanDuration } from '../../proxy/config/units.js';
 import { METRICS } from '../../proxy/metrics/definitions.js';
 import { check, type Drill } from './types.js';
 import { poll, sleep, toWs, track } from './util.js';
@@ -55,7 +56,7 @@ export const drill: Drill = {
     const disconnects = await sidecar.metric(METRICS.slowConsumerDisconnects.name);
     await link.clearToxics();
     log(
-      `peak buffer ${Math.round(peak / KiB)} KiB, disconnects ${disconnects} at ${disconnectedAt} ms; client ${client.closeCode} ${client.closeReason}; log ${record?.close_code} ${record?.reason}`,
+      `the send buffer peaked at ${Math.round(peak / KiB)} KiB; the sidecar disconnected ${disconnects} slow client(s) after ${disconnectedAt === null ? 'no cut' : humanDuration(disconnectedAt)}; the client saw close code ${client.closeCode}, the close log says ${record?.close_code} ${record?.reason}`,
     );
     // The 1008 close frame queues behind what the kernel and Toxiproxy already hold at 16 KB/s,
     // so the throttled client itself usually sees the TCP end (1006) first: the sidecar's close

@@ -5,6 +5,7 @@
  * handshake timeout below the delay, clients get a fast 504 instead of hanging, and the
  * failures are counted with reason="timeout".
  */
+import { humanDuration } from '../../proxy/config/units.js';
 import { METRICS } from '../../proxy/metrics/definitions.js';
 import type { LabEnvironment } from '../env/types.js';
 import { check, type Drill } from './types.js';
@@ -46,11 +47,13 @@ export const drill: Drill = {
   timeoutMs: 120_000,
   async run(env, { log }) {
     const slow = await connectAll(env);
-    log(`slow backend: 101 after ${slow.waits.map((w) => w.ms).join(', ')} ms`);
+    log(
+      `slow backend: each client waited ${slow.waits.map((w) => humanDuration(w.ms)).join(', ')} for its handshake`,
+    );
     await env.releaseAll();
     const bounded = await connectAll(env, TIMEOUT_MS);
     log(
-      `handshake timeout ${TIMEOUT_MS} ms: ${bounded.waits.map((w) => `${w.status ?? (w.ok ? 101 : '-')}@${w.ms}`).join(', ')}`,
+      `with a ${humanDuration(TIMEOUT_MS)} handshake timeout: ${bounded.waits.map((w) => `${w.ok ? 'connected' : w.status ? `answered ${w.status}` : 'failed'} after ${humanDuration(w.ms)}`).join(', ')}`,
     );
     const slowest = Math.max(...bounded.waits.map((w) => w.ms));
     return {

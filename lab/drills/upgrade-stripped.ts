@@ -20,7 +20,9 @@ export const drill: Drill = {
 
     const stripped = track(toWs(edge.httpUrl, '/stripped/ws'));
     const strippedOpened = await stripped.opened;
-    log(`stripped: opened=${strippedOpened} status=${stripped.status}`);
+    log(
+      `through the stripping location: ${strippedOpened ? 'the WebSocket opened' : 'the WebSocket did not open'} (the client got HTTP ${stripped.status ?? 'nothing'})`,
+    );
     const failures = await sidecar.metric(METRICS.handshakeFailures.name, { reason: 'upgrade_stripped' });
 
     const received: RealtimeMessage[] = [];

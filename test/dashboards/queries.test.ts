@@ -28,14 +28,14 @@ describe('listPanelQueries', () => {
       for (const p of b.build().panels ?? []) targets += (p as { targets?: unknown[] }).targets?.length ?? 0;
     }
     assert.equal(queries.length, targets);
-    assert.equal(queries.length, 57);
+    assert.equal(queries.length, 59);
   });
 
   test('names the dashboard by uid and the panel by title', () => {
     assert.deepEqual(queries[0], {
       dashboard: 'socketlens-overview',
       panel: 'WebSocket connections',
-      expr: 'sum (ws_connections_active)',
+      expr: 'sum (ws_connections_active{job=~".+", instance=~".+"})',
     });
     assert.deepEqual(
       new Set(queries.map((q) => q.dashboard)),
@@ -49,8 +49,16 @@ describe('listPanelQueries', () => {
 
   test('turns the heatmap window into 15s and rate windows into 1m', () => {
     const heat = queries.find((q) => q.panel === 'WebSocket connection duration');
-    assert.equal(heat?.expr, 'sum by (le) (increase(ws_connection_duration_seconds_bucket[15s]))');
+    assert.equal(
+      heat?.expr,
+      'sum by (le) (increase(ws_connection_duration_seconds_bucket{job=~".+", instance=~".+"}[15s]))',
+    );
     const opened = queries.find((q) => q.panel === 'WebSocket connections opened');
-    assert.equal(opened?.expr, 'sum (rate(ws_connections_opened_total[1m]))');
+    assert.equal(opened?.expr, 'sum (rate(ws_connections_opened_total{job=~".+", instance=~".+"}[1m]))');
+  });
+
+  test('sets the fleet variables as Grafana does: All (.+) by default, or the selection given', () => {
+    const [chat] = listPanelQueries({ job: 'chat', instance: '10\\.0\\.0\\.7:9464' });
+    assert.equal(chat.expr, 'sum (ws_connections_active{job=~"chat", instance=~"10\\.0\\.0\\.7:9464"})');
   });
 });
