@@ -150,6 +150,7 @@ export async function startSidecar(config: SidecarConfig, opts: SidecarOptions =
     ctx.faults?.clear('shutdown');
     ctx.table.stop();
     ctx.protocols.stop();
+    onRequest.close();
     server.closeAllConnections();
     ctx.sockets.destroyAll();
     await Promise.all([

@@ -119,6 +119,21 @@ export const SIDECAR_OPTIONS = [
     help: 'On SIGTERM, how long closing connections may drain before they are cut.',
   },
   {
+    flag: 'upstream-idle-sockets',
+    kind: 'int',
+    group: G_TIME,
+    default: 64,
+    min: 0,
+    help: 'Idle keep-alive connections kept open to the target for plain HTTP requests; 0 opens one per request.',
+  },
+  {
+    flag: 'upstream-idle-timeout',
+    kind: 'duration',
+    group: G_TIME,
+    default: 4000,
+    help: "How long an idle keep-alive connection to the target is kept; keep it below the target's own keep-alive timeout.",
+  },
+  {
     flag: 'pong-timeout',
     kind: 'duration',
     group: G_TIME,

@@ -5,8 +5,15 @@
  *   websocket`, or no `Connection: upgrade`) as ws_handshake_failures_total{reason=
  *   "upgrade_stripped"}: a hop before us dropped the header; each writes one close-log line;
  * - tracks Server-Sent Events responses and long-poll requests as live connections.
+ *
+ * Connections are kept alive on both legs, each on its own terms: the client's connection stays
+ * open as the client asked (pipelined requests are answered in order), and requests to the target
+ * reuse connections from a bounded keep-alive agent (--upstream-idle-sockets idle ones at most,
+ * each closed after --upstream-idle-timeout). The target's Connection header concerns only the
+ * target's leg, so it is not relayed to the client.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
 import type { Socket } from 'node:net';
 import { createProxyServer } from 'http-proxy-3';
 import type { SidecarContext } from '../context.js';
@@ -28,17 +35,38 @@ interface RequestState {
 
 const states = new WeakMap<IncomingMessage, RequestState>();
 
-export function createHttpHandler(ctx: SidecarContext) {
+export type HttpHandler = ((req: IncomingMessage, res: ServerResponse) => void) & {
+  /** Closes the idle keep-alive connections to the target. */
+  close(): void;
+};
+
+export function createHttpHandler(ctx: SidecarContext): HttpHandler {
   const { config, metrics } = ctx;
-  const proxy = createProxyServer({ target: config.target.href, xfwd: true, ws: false });
+  const secure = config.target.protocol === 'https:';
+  const agent =
+    config.upstreamIdleSockets > 0
+      ? new (secure ? https.Agent : http.Agent)({
+          keepAlive: true,
+          maxFreeSockets: config.upstreamIdleSockets,
+          timeout: config.upstreamIdleTimeout,
+          scheduling: 'lifo',
+        })
+      : undefined;
+  const proxy = createProxyServer({ target: config.target.href, xfwd: true, ws: false, agent });
 
   proxy.on('proxyReq', (proxyReq, req) => {
     const st = states.get(req as IncomingMessage);
     if (st) proxyReq.setHeader(config.clientIdHeader, st.clientId);
+    // The client's Connection header is about its own leg.
+    if (agent) proxyReq.setHeader('connection', 'keep-alive');
     st?.engine?.request();
   });
 
   proxy.on('proxyRes', (proxyRes, req, res) => {
+    // Hop-by-hop: the target's keep-alive choice is not the client's (http-proxy-3 then sets the
+    // client's own preference).
+    delete proxyRes.headers.connection;
+    delete proxyRes.headers['keep-alive'];
     const r = req as IncomingMessage;
     const st = states.get(r);
     if (!st) return;
@@ -72,7 +100,7 @@ export function createHttpHandler(ctx: SidecarContext) {
   const longpoll = (path: string) =>
     config.longpollPaths.some((p) => path === p || path.startsWith(p.endsWith('/') ? p : `${p}/`));
 
-  return (req: IncomingMessage, res: ServerResponse): void => {
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const target = normaliseTarget(req.url);
     if (target === null) {
       const body = 'socketlens: the request target is not a path or an http(s) URL\n';
@@ -104,6 +132,7 @@ export function createHttpHandler(ctx: SidecarContext) {
     }
     proxy.web(req, res);
   };
+  return Object.assign(handle, { close: () => agent?.destroy() });
 }
 
 /** Counts a stripped upgrade and writes its close-log line once the backend's answer is done. */
