@@ -74,7 +74,7 @@ export class HttpStream implements LiveConnection {
     private readonly res: ServerResponse,
   ) {
     const decode = transport === 'sse' && protocolEnabled(ctx.config, 'sse');
-    this.sse = decode ? new SseParser((ms) => ctx.metrics.sseRetry.observe(ms)) : null;
+    this.sse = decode ? new SseParser((ms) => ctx.metrics.sseRetry.observe(ms / 1000)) : null;
     this.counter = transport === 'sse' ? (this.sse ?? new EventBoundaryCounter()) : null;
     if (this.sse) {
       ctx.metrics.protocolConnections.labels('sse').inc();

@@ -329,11 +329,11 @@ export const METRICS = {
     labels: [],
   },
   sseRetry: {
-    name: 'sse_retry_ms',
+    name: 'sse_retry_seconds',
     type: 'histogram',
-    help: 'Reconnection times the server set with a retry: field, in milliseconds.',
+    help: 'Reconnection times the server set with a retry: field, in seconds.',
     labels: [],
-    buckets: [100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000],
+    buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
   },
   sseBytesSent: {
     name: 'sse_bytes_sent_total',

@@ -46,8 +46,8 @@ describe('SSE by the spec, against sse-starlette (keep-alive comments are not ev
       await waitUntil(() => sidecar.logs.length === 1, 5000);
       assert.equal(await sidecar.metric('sse_events_sent_total'), 10);
       assert.equal(await sidecar.metric('sse_comments_total'), seen.comments);
-      assert.equal(await sidecar.metric('sse_retry_ms'), 1);
-      assert.equal(await sidecar.metric('sse_retry_ms_sum'), 2500);
+      assert.equal(await sidecar.metric('sse_retry_seconds'), 1);
+      assert.equal(await sidecar.metric('sse_retry_seconds_sum'), 2.5);
       assert.equal(await sidecar.metric('sse_streams_resumed_total'), 0);
       const line = sidecar.logs[0];
       assert.equal(line.protocol, 'sse');
