@@ -119,6 +119,19 @@ function transportBadge(tr, t) {
   b.textContent = t;
   td.appendChild(b);
 }
+// The decoded protocol: engine.io shows its transports in order and its last Socket.IO events.
+function protocolCell(tr, c) {
+  if (!c.protocol) {
+    cell(tr, '\u2013', '', 'protocol');
+    return;
+  }
+  let text = c.protocol;
+  if (c.transports && c.transports.length) text += ' \u00b7 ' + c.transports.join(' \u2192 ');
+  if (c.last_events && c.last_events.length) text += ' \u00b7 ' + c.last_events.join(', ');
+  if (c.compressed) text += ' \u00b7 compressed';
+  const td = cell(tr, text, '', 'protocol');
+  if (c.session) td.title = 'session ' + c.session;
+}
 function sparkline(canvas, values) {
   const dpr = window.devicePixelRatio || 1;
   const w = canvas.clientWidth, h = canvas.clientHeight;
@@ -194,6 +207,7 @@ function renderConnections(list, total) {
     tr.dataset.id = c.id;
     cell(tr, c.id, 'mono', 'id');
     transportBadge(tr, c.transport);
+    protocolCell(tr, c);
     cell(tr, c.client_id, '', 'client');
     cell(tr, c.peer, 'mono', 'peer');
     cell(tr, c.path, 'path', 'path').title = c.path;
@@ -203,7 +217,7 @@ function renderConnections(list, total) {
     cell(tr, fmtBytes(c.buffered_bytes), 'num', 'buffered');
     return tr;
   });
-  fill($('connections-body'), rows, 9, 'No live connections.');
+  fill($('connections-body'), rows, 10, 'No live connections.');
   $('connections-count').textContent = list.length < total
     ? 'showing the newest ' + list.length + ' of ' + total : total + ' live';
 }
@@ -315,7 +329,7 @@ const BODY = `
   <section>
     <h2>Connections <span id="connections-count"></span></h2>
     <table id="connections">
-      <thead><tr><th>id</th><th>transport</th><th>client id</th><th>peer</th><th>path</th><th class="num">age</th><th class="num">bytes in / out</th><th class="num">messages in / out</th><th class="num">buffered</th></tr></thead>
+      <thead><tr><th>id</th><th>transport</th><th>protocol</th><th>client id</th><th>peer</th><th>path</th><th class="num">age</th><th class="num">bytes in / out</th><th class="num">messages in / out</th><th class="num">buffered</th></tr></thead>
       <tbody id="connections-body"></tbody>
     </table>
   </section>

@@ -74,6 +74,19 @@ describe('Socket.IO 4 through the sidecar (real socket.io and socket.io-client)'
       for (let i = 0; i < 3; i++) assert.equal(await c.emitWithAck('chat', `m${i}`), `got m${i}`);
       c.emit('chat', 'no ack');
       const sid = c.io.engine.id;
+      // While it lives, /connections shows the WebSocket as a session of its own protocol.
+      await waitUntil(
+        async () => (await sidecar.metric('socketio_events_total', { event: 'chat' })) === 4,
+        5000,
+      );
+      const live = (await (await fetch(`${sidecar.adminUrl}/connections`)).json()) as {
+        connections: Array<Record<string, unknown>>;
+      };
+      assert.equal(live.connections.length, 1);
+      assert.equal(live.connections[0].protocol, 'engineio');
+      assert.equal(live.connections[0].session, sid);
+      assert.deepEqual(live.connections[0].transports, ['polling', 'websocket']);
+      assert.deepEqual(live.connections[0].last_events, ['news', 'chat', 'chat', 'chat', 'chat']);
       await waitUntil(
         async () => (await sidecar.metric('socketio_events_total', { event: 'chat' })) === 4,
         5000,
