@@ -109,6 +109,26 @@ export type CloseReason = (typeof CLOSE_REASONS)[number];
 /** The transports an engine.io session used, in order (label `transports`). */
 export const ENGINEIO_TRANSPORT_PATHS = ['polling', 'polling,websocket', 'websocket'] as const;
 
+/** Outcomes of a graphql-ws operation (label `outcome` of graphql_ws_operations_total). */
+export const GRAPHQL_OUTCOMES = ['complete', 'error', 'cancelled', 'connection_closed'] as const;
+export type GraphqlOutcome = (typeof GRAPHQL_OUTCOMES)[number];
+
+/** The two graphql-ws subprotocols (label `subprotocol`). */
+export const GRAPHQL_SUBPROTOCOLS = ['graphql-transport-ws', 'graphql-ws'] as const;
+
+/** graphql-ws close codes that reject a connection (label `code` of graphql_ws_rejections_total); others are "other". */
+export const GRAPHQL_REJECT_CODES = [
+  '4400',
+  '4401',
+  '4403',
+  '4406',
+  '4408',
+  '4409',
+  '4429',
+  '4500',
+  '4504',
+] as const;
+
 /** Reserved `event` values of socketio_events_total for packets that are not named events. */
 export const SOCKETIO_PACKET_EVENTS = {
   connect: 'connect',
@@ -303,6 +323,38 @@ export const METRICS = {
     type: 'counter',
     help: 'Socket.IO packets by direction, namespace and event name; connect, disconnect, connect_error and __ack__ name the packets that are not events. Names past --label-cap are __other__.',
     labels: ['direction', 'namespace', 'event'],
+  },
+  graphqlOperationsActive: {
+    name: 'graphql_ws_operations_active',
+    type: 'gauge',
+    help: 'graphql-ws operations (subscribe/start) not yet completed, by subprotocol.',
+    labels: ['subprotocol'],
+  },
+  graphqlOperations: {
+    name: 'graphql_ws_operations_total',
+    type: 'counter',
+    help: 'Ended graphql-ws operations by subprotocol and outcome: complete (by the server), error, cancelled (by the client), connection_closed (still open when the connection ended).',
+    labels: ['subprotocol', 'outcome'],
+  },
+  graphqlFirstResult: {
+    name: 'graphql_ws_first_result_seconds',
+    type: 'histogram',
+    help: "Time from an operation's subscribe (start) to its first next (data) with the same id, in seconds.",
+    labels: ['subprotocol'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  },
+  graphqlAck: {
+    name: 'graphql_ws_connection_ack_seconds',
+    type: 'histogram',
+    help: 'Time from connection_init to connection_ack, in seconds.',
+    labels: ['subprotocol'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  },
+  graphqlRejections: {
+    name: 'graphql_ws_rejections_total',
+    type: 'counter',
+    help: 'graphql-ws connections the server closed with a 4xxx protocol code (4401 unauthorized, 4403 forbidden, 4408 init timeout, 4429 too many inits, ...), by subprotocol and code.',
+    labels: ['subprotocol', 'code'],
   },
   sseStreamsActive: {
     name: 'sse_streams_active',

@@ -16,6 +16,8 @@ import {
   type MetricDefinition,
   type Transport,
   PROTOCOLS,
+  GRAPHQL_OUTCOMES,
+  GRAPHQL_SUBPROTOCOLS,
 } from './definitions.js';
 import { openMetricsText } from './openmetrics.js';
 import { type HistogramSeries, TallyHistogram } from './tally-histogram.js';
@@ -101,6 +103,11 @@ export class SidecarMetrics {
   readonly engineioHeartbeatMisses: client.Counter<string>;
   readonly socketioEvents: client.Counter<string>;
   readonly sseComments: client.Counter<string>;
+  readonly graphqlOperationsActive: client.Gauge<string>;
+  readonly graphqlOperations: client.Counter<string>;
+  readonly graphqlFirstResult: client.Histogram<string>;
+  readonly graphqlAck: client.Histogram<string>;
+  readonly graphqlRejections: client.Counter<string>;
   readonly sseResumed: client.Counter<string>;
   readonly sseRetry: client.Histogram<string>;
   /** Live engine.io sessions at scrape time; set by the session registry. */
@@ -166,6 +173,16 @@ export class SidecarMetrics {
     this.engineioHeartbeatMisses = counter(METRICS.engineioHeartbeatMisses);
     this.socketioEvents = counter(METRICS.socketioEvents);
     this.sseComments = counter(METRICS.sseComments);
+    this.graphqlOperationsActive = new client.Gauge({
+      name: METRICS.graphqlOperationsActive.name,
+      help: METRICS.graphqlOperationsActive.help,
+      labelNames: [...METRICS.graphqlOperationsActive.labels],
+      registers: [r],
+    });
+    this.graphqlOperations = counter(METRICS.graphqlOperations);
+    this.graphqlFirstResult = histogram(METRICS.graphqlFirstResult);
+    this.graphqlAck = histogram(METRICS.graphqlAck);
+    this.graphqlRejections = counter(METRICS.graphqlRejections);
     this.sseResumed = counter(METRICS.sseResumed);
     this.sseRetry = histogram(METRICS.sseRetry);
 
@@ -242,6 +259,10 @@ export class SidecarMetrics {
     }
     for (const peer of ['client', 'server']) this.engineioHeartbeatMisses.labels(peer).inc(0);
     this.sseComments.inc(0);
+    for (const sp of GRAPHQL_SUBPROTOCOLS) {
+      this.graphqlOperationsActive.labels(sp).set(0);
+      for (const o of GRAPHQL_OUTCOMES) this.graphqlOperations.labels(sp, o).inc(0);
+    }
     this.sseResumed.inc(0);
     for (const d of DIRECTIONS) {
       for (const tr of ['polling', 'websocket']) this.engineioMessages.labels(d, tr).inc(0);

@@ -9,6 +9,7 @@ import type { SidecarContext } from '../context.js';
 import type { WsDecoder } from './decoder.js';
 import { EngineSessions, type SessionOrigin } from './engineio/session.js';
 import { EnginePollingRequest, EngineWsDecoder, engineioRequest } from './engineio/transports.js';
+import { GRAPHQL_TRANSPORT_WS, GRAPHQL_WS_LEGACY, GraphqlWsDecoder } from './graphql-ws.js';
 import { ProtocolLabels } from './labels-set.js';
 
 export class ProtocolRuntime {
@@ -29,7 +30,7 @@ export class ProtocolRuntime {
   }
 
   /** The decoder for a WebSocket that just got its 101, or null when none claims it. */
-  wsDecoder(req: IncomingMessage, _res: IncomingMessage, origin: SessionOrigin): WsDecoder | null {
+  wsDecoder(req: IncomingMessage, res: IncomingMessage, origin: SessionOrigin): WsDecoder | null {
     if (this.engineio) {
       const eio = engineioRequest(req.url ?? '/', this.ctx.config.engineioPath);
       if (eio) {
@@ -39,6 +40,13 @@ export class ProtocolRuntime {
         return new EngineWsDecoder(this.ctx, session);
       }
     }
+    // The others by the subprotocol the backend chose.
+    const sub = String(res.headers['sec-websocket-protocol'] ?? '').trim();
+    if (
+      (sub === GRAPHQL_TRANSPORT_WS || sub === GRAPHQL_WS_LEGACY) &&
+      protocolEnabled(this.ctx.config, 'graphql-ws')
+    )
+      return new GraphqlWsDecoder(this.ctx, sub);
     return null;
   }
 
