@@ -28,6 +28,14 @@ describe('SSE by the spec, against sse-starlette (keep-alive comments are not ev
     app = spawn('python3', [APP], { stdio: ['ignore', 'pipe', 'inherit'] });
     const [line] = await once(createInterface({ input: app.stdout! }), 'line');
     port = Number(line);
+    // The port is printed once bound; uvicorn listens a moment later.
+    await waitUntil(async () => {
+      try {
+        return (await fetch(`http://127.0.0.1:${port}/none`)).status === 404;
+      } catch {
+        return false;
+      }
+    }, 10_000);
   });
   after(async () => {
     const exited = once(app, 'exit');
