@@ -1,8 +1,10 @@
 /** What the parts of a running sidecar share: configuration, clock, metrics, the live table and the log. */
-import { type Clock, systemClock } from './clock.js';
+import { type Cancel, type Clock, systemClock } from './clock.js';
 import type { SidecarConfig } from './config/sidecar-options.js';
 import { BufferBudget } from './connections/buffer-budget.js';
 import { SocketRegistry } from './connections/sockets.js';
+import type { DrainClock } from './connections/drain.js';
+import { DrainControl, type DrainLogger } from './connections/drain-control.js';
 import { ConnectionTable } from './connections/table.js';
 import type { FaultRegistry } from './faults/registry.js';
 import { SidecarMetrics } from './metrics/registry.js';
@@ -22,6 +24,8 @@ export interface SidecarContext {
   readonly sockets: SocketRegistry;
   readonly log: CloseLogger;
   readonly redact: ReadonlySet<string>;
+  /** The drain and rebalancing (refusals while draining, staggered closes). */
+  readonly drain: DrainControl;
   /** Origin, auth and rate checks before the 101; null when none is configured. */
   checks: UpgradeChecks | null;
   /** The fault API's active faults (--faults); null when it is off. */
@@ -38,7 +42,15 @@ export interface SidecarContext {
 
 export function createContext(
   config: SidecarConfig,
-  opts: { metrics?: SidecarMetrics; log?: CloseLogger; clock?: Clock } = {},
+  opts: {
+    metrics?: SidecarMetrics;
+    log?: CloseLogger;
+    clock?: Clock;
+    drainLog?: DrainLogger;
+    /** Overrides the clock and random source of the drain alone (tests). */
+    drainClock?: DrainClock;
+    drainRandom?: () => number;
+  } = {},
 ): SidecarContext {
   const clock = opts.clock ?? systemClock;
   const metrics = opts.metrics ?? new SidecarMetrics();
@@ -46,6 +58,9 @@ export function createContext(
   metrics.attach(table);
   const prefix = `${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
   let seq = 0;
+  const drainLog: DrainLogger =
+    opts.drainLog ??
+    (config.log === 'off' ? () => {} : (r) => process.stdout.write(`${JSON.stringify(r)}\n`));
   const ctx: Omit<SidecarContext, 'protocols'> & { protocols?: ProtocolRuntime } = {
     config,
     clock,
@@ -55,6 +70,18 @@ export function createContext(
     sockets: new SocketRegistry(),
     log: opts.log ?? (config.log === 'off' ? silentLogger : jsonLineLogger()),
     redact: redactionSet(config.redactParams),
+    drain: new DrainControl({
+      config,
+      table,
+      metrics,
+      log: drainLog,
+      clock: opts.drainClock ?? {
+        now: () => clock.now(),
+        setTimer: (fn, ms) => clock.after(ms, fn),
+        clearTimer: (cancel) => (cancel as Cancel)(),
+      },
+      random: opts.drainRandom ?? (() => clock.random()),
+    }),
     checks: null,
     faults: null,
     stopping: false,

@@ -7,6 +7,8 @@ import net, { type AddressInfo, type Socket } from 'node:net';
 import { createAdminServer, type AdminRoute } from './admin/server.js';
 import type { Clock } from './clock.js';
 import type { SidecarConfig } from './config/sidecar-options.js';
+import type { DrainClock } from './connections/drain.js';
+import type { DrainLogger } from './connections/drain-control.js';
 import { createContext, type SidecarContext } from './context.js';
 import { ConfigError } from './errors.js';
 import { createClientErrorHandler } from './http/client-errors.js';
@@ -26,6 +28,11 @@ export interface SidecarOptions {
   faultLog?: FaultLogger;
   /** Time and randomness (tests pass a virtual clock). */
   clock?: Clock;
+  /** Where the drain's start and end lines go (default: JSON lines on stdout, like the close log). */
+  drainLog?: DrainLogger;
+  /** The drain's clock and random source (tests run drains on virtual time). */
+  drainClock?: DrainClock;
+  drainRandom?: () => number;
 }
 
 export interface Sidecar {
@@ -36,10 +43,11 @@ export interface Sidecar {
   /** http://host:port of the admin server, or null when it is off. */
   readonly adminUrl: string | null;
   /**
-   * Graceful stop: stop accepting, send 1001 to every WebSocket (each side's bytes already sent
-   * are still delivered), end HTTP streams, and wait for every socket the sidecar holds, in any
-   * state, to close. When the drain timeout is over, whatever is left is cut; then the listeners
-   * close.
+   * Graceful stop: the staggered drain first (ctx.drain: readiness off and new connections
+   * refused, then every connection closed over the drain window, each side's bytes already sent
+   * still delivered). Then anything that slipped in is closed with 1001, and the sidecar waits for
+   * every socket it holds, in any state, to close; when the drain timeout is over, whatever is
+   * left is cut and the listeners close.
    */
   shutdown(): Promise<void>;
   /** Immediate stop: cut every connection without a closing handshake, then close the listeners. */
@@ -91,7 +99,14 @@ function hostForUrl(host: string): string {
 }
 
 export async function startSidecar(config: SidecarConfig, opts: SidecarOptions = {}): Promise<Sidecar> {
-  const ctx = createContext(config, { metrics: opts.metrics, log: opts.log, clock: opts.clock });
+  const ctx = createContext(config, {
+    metrics: opts.metrics,
+    log: opts.log,
+    clock: opts.clock,
+    drainLog: opts.drainLog,
+    drainClock: opts.drainClock,
+    drainRandom: opts.drainRandom,
+  });
   ctx.checks = opts.checks ?? null;
   if (config.faults) {
     const write = (r: object) => process.stdout.write(`${JSON.stringify(r)}\n`);
@@ -171,6 +186,9 @@ export async function startSidecar(config: SidecarConfig, opts: SidecarOptions =
     adminUrl: adminAddr ? `http://${hostForUrl(adminAddr.address)}:${adminAddr.port}` : null,
     shutdown() {
       stopping ??= (async () => {
+        // The listener stays open during the drain: late clients get 503 + Retry-After, not a reset.
+        server.closeIdleConnections();
+        await ctx.drain.begin({ reason: 'shutdown' });
         ctx.stopping = true;
         server.close();
         server.closeIdleConnections();

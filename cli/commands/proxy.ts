@@ -46,7 +46,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
   return new Promise<number>((resolve) => {
     const stop = (signal: string) => {
       process.stderr.write(
-        `socketlens: ${signal}: closing connections (drain up to ${config.drainTimeout} ms)\n`,
+        `socketlens: ${signal}: draining (refusing for ${config.drainDelay} ms, then closing over ${config.drainWindow} ms, each close given ${config.drainTimeout} ms)\n`,
       );
       sidecar
         .shutdown()

@@ -1,6 +1,7 @@
 /**
  * The admin server: /metrics (Prometheus), /healthz (the process is up), /readyz (the target
- * accepts TCP connections), /connections (JSON of the live connections), and the live page.
+ * accepts TCP connections and no drain is under way), /connections (JSON of the live
+ * connections), the live page, and the drain requests (drain-routes.ts).
  * It binds 127.0.0.1 unless told otherwise.
  */
 import { OPENMETRICS_CONTENT_TYPE, wantsOpenMetrics } from '../metrics/openmetrics.js';
@@ -8,6 +9,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net from 'node:net';
 import type { SidecarContext } from '../context.js';
 import { handleFaultRequest } from '../faults/api.js';
+import { handleDrainRoute } from './drain-routes.js';
 import { createLiveEvents } from './live-events.js';
 import { LIVE_PAGE_CSP, LIVE_PAGE_HTML } from './live-page.js';
 
@@ -63,6 +65,7 @@ export function createAdminServer(
         else send(res, 404, 'text/plain', 'the fault API is off (start the sidecar with --faults)\n');
         return;
       }
+      if (await handleDrainRoute(ctx, req, res)) return;
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         send(res, 405, 'text/plain', 'method not allowed\n');
         return;
@@ -86,6 +89,10 @@ export function createAdminServer(
           send(res, 200, 'text/plain', 'ok\n');
           return;
         case '/readyz': {
+          if (ctx.drain.refusing) {
+            send(res, 503, 'text/plain', `draining (${ctx.drain.phase})\n`);
+            return;
+          }
           const ok = await targetReachable(ctx.config.target);
           send(
             res,

@@ -34,6 +34,7 @@ const G_PROTO = 'Protocol decoding';
 /** Names --protocols accepts besides auto and none. */
 export const DECODABLE_PROTOCOLS = ['engineio', 'graphql-ws', 'mqtt', 'sse'] as const;
 export type DecodableProtocol = (typeof DECODABLE_PROTOCOLS)[number];
+const G_DRAIN = 'Drain and rebalancing';
 
 export const SIDECAR_OPTIONS = [
   { flag: 'config', kind: 'string', group: G_CORE, help: 'Read options from a JSON or YAML file.' },
@@ -116,7 +117,7 @@ export const SIDECAR_OPTIONS = [
     kind: 'duration',
     group: G_TIME,
     default: 5000,
-    help: 'On SIGTERM, how long closing connections may drain before they are cut.',
+    help: 'How long a connection the sidecar closes (drain, SIGTERM) may take to finish its close before it is cut.',
   },
   {
     flag: 'upstream-idle-sockets',
@@ -343,6 +344,37 @@ export const SIDECAR_OPTIONS = [
     min: 1,
     max: 10000,
     help: 'Distinct values kept per label that comes from traffic (event names, namespaces); more become __other__.',
+  },
+  {
+    flag: 'drain-window',
+    kind: 'duration',
+    group: G_DRAIN,
+    default: 15_000,
+    help: 'On SIGTERM or a drain request, close the connections spread over this window (jittered), not all at once; 0 closes them together.',
+  },
+  {
+    flag: 'drain-delay',
+    kind: 'duration',
+    group: G_DRAIN,
+    default: 3000,
+    help: 'After a drain starts, how long /readyz answers 503 (and new connections are refused) before the first close, so load balancers route away.',
+  },
+  {
+    flag: 'drain-close-code',
+    kind: 'int',
+    group: G_DRAIN,
+    default: 1001,
+    min: 1000,
+    max: 4999,
+    help: 'WebSocket close code sent by a drain or a rebalancing.',
+  },
+  {
+    flag: 'drain-retry-after',
+    kind: 'duration',
+    group: G_DRAIN,
+    default: 1000,
+    min: 1,
+    help: 'While draining: Retry-After (rounded up to seconds) of refused requests, and the retry: field that ends SSE streams.',
   },
 ] as const satisfies readonly OptionSpec[];
 

@@ -45,6 +45,10 @@ export class ConnectionTable implements LiveView {
     }
   }
 
+  has(c: LiveConnection): boolean {
+    return this.live.has(c);
+  }
+
   get size(): number {
     return this.live.size;
   }

@@ -124,6 +124,10 @@ export function createHttpHandler(ctx: SidecarContext): HttpHandler {
       stream: null,
       engine,
     };
+    if (ctx.drain.refusing && refusedWhileDraining(req, st.transport)) {
+      refuseDraining(ctx, res, st.transport === 'longpoll' ? 'longpoll' : 'sse');
+      return;
+    }
     states.set(req, st);
     if (st.transport === 'longpoll') st.stream = track(ctx, 'longpoll', clientId, req, res);
     if (engine) {
@@ -159,6 +163,24 @@ function stripped(ctx: SidecarContext, req: IncomingMessage, res: ServerResponse
       status: res.statusCode,
     }),
   );
+}
+
+/** While draining, new long-polls and SSE streams go elsewhere; short requests are still served. */
+function refusedWhileDraining(req: IncomingMessage, transport: Transport): boolean {
+  if (transport === 'longpoll') return true;
+  return /text\/event-stream/i.test(String(req.headers.accept ?? ''));
+}
+
+function refuseDraining(ctx: SidecarContext, res: ServerResponse, transport: 'sse' | 'longpoll'): void {
+  ctx.metrics.httpRequests.labels(transport, '5xx').inc();
+  const body = 'socketlens: this instance is draining, reconnect elsewhere\n';
+  res.writeHead(503, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'retry-after': String(ctx.drain.retryAfterSeconds),
+    connection: 'close',
+  });
+  res.end(body);
 }
 
 function track(

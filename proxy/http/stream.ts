@@ -21,6 +21,7 @@ export class EventBoundaryCounter {
   events = 0;
   private lineEmpty = true; // at the start of a line that has no characters yet
   private afterCr = false;
+  private inEvent = false; // a line of the current event has been seen since the last blank line
 
   push(chunk: Uint8Array): void {
     for (let i = 0; i < chunk.length; i++) {
@@ -37,12 +38,21 @@ export class EventBoundaryCounter {
       } else {
         this.afterCr = false;
         this.lineEmpty = false;
+        this.inEvent = true;
       }
     }
   }
 
+  /** True between events: nothing of a next event has been seen since the last blank line. */
+  get atBoundary(): boolean {
+    return this.lineEmpty && !this.inEvent;
+  }
+
   private endLine(): void {
-    if (this.lineEmpty) this.events++;
+    if (this.lineEmpty) {
+      this.events++;
+      this.inEvent = false;
+    }
     this.lineEmpty = true;
   }
 }
@@ -62,6 +72,7 @@ export class HttpStream implements LiveConnection {
   private resolveDone!: () => void;
   private status = 0;
   private session: StreamSession | null = null;
+  private endAtBoundary = false;
 
   constructor(
     private readonly ctx: SidecarContext,
@@ -106,6 +117,7 @@ export class HttpStream implements LiveConnection {
         t.sseBytesSent += chunk.length;
         if (this.sse && this.sse.comments !== comments)
           this.ctx.metrics.sseComments.inc(this.sse.comments - comments);
+        if (this.endAtBoundary && this.counter.atBoundary) this.endWithRetry();
       }
     });
     proxyRes.once('end', () => {
@@ -139,10 +151,31 @@ export class HttpStream implements LiveConnection {
     return this.res.writableLength;
   }
 
+  /**
+   * Ends the stream on purpose (drain, shutdown). An SSE stream gets a `retry:` field at an event
+   * boundary and ends cleanly, so an EventSource reconnects (elsewhere) after that delay; mid-event
+   * it ends at the next boundary. A long-poll not yet answered gets 503 with Retry-After.
+   */
   shutdown(): void {
-    // An HTTP stream has no close frame: end it, the client's EventSource reconnects elsewhere.
     this.shuttingDown = true;
-    if (!this.res.writableEnded) this.res.end();
+    if (this.res.writableEnded) return;
+    if (!this.res.headersSent) {
+      const retry = String(this.ctx.drain.retryAfterSeconds);
+      this.res.writeHead(503, { 'retry-after': retry, 'content-length': 0, connection: 'close' });
+      this.res.end();
+      return;
+    }
+    if (this.counter && !this.counter.atBoundary) {
+      this.endAtBoundary = true;
+      return;
+    }
+    this.endWithRetry();
+  }
+
+  private endWithRetry(): void {
+    if (this.res.writableEnded) return;
+    if (this.counter) this.res.write(`retry: ${this.ctx.config.drainRetryAfter}\n\n`);
+    this.res.end();
   }
 
   abort(): void {

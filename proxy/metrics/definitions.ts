@@ -48,6 +48,7 @@ export const HANDSHAKE_FAILURE_REASONS = [
   'fault',
   'internal',
   'resource_exhausted',
+  'draining',
 ] as const;
 export type HandshakeFailureReason = (typeof HANDSHAKE_FAILURE_REASONS)[number];
 
@@ -58,6 +59,11 @@ export type CloseInitiator = (typeof CLOSE_INITIATORS)[number];
 /** The transports socketlens tells apart (label `transport`). */
 export const TRANSPORTS = ['websocket', 'sse', 'longpoll', 'http'] as const;
 export type Transport = (typeof TRANSPORTS)[number];
+
+/** What closes connections on purpose (label `kind` of the drain metrics). */
+export const DRAIN_KINDS = ['drain', 'rebalance'] as const;
+/** Label `pace` of socketlens_drain_closes_total: a window of at least 1 s is staggered. */
+export const DRAIN_PACES = ['staggered', 'at_once'] as const;
 
 /** Direction of relayed bytes and frames (label `direction`). */
 export const DIRECTIONS = ['client_to_server', 'server_to_client'] as const;
@@ -477,6 +483,25 @@ export const METRICS = {
     type: 'counter',
     help: 'Client connections dropped before a request could be proxied (malformed HTTP, oversize headers, slow request), by reason.',
     labels: ['reason'],
+  },
+  drainActive: {
+    name: 'socketlens_drain_active',
+    type: 'gauge',
+    help: '1 while a drain (kind="drain": SIGTERM or an admin request) or a rebalancing (kind="rebalance") is under way, else 0.',
+    labels: ['kind'],
+  },
+  drainRemaining: {
+    name: 'socketlens_drain_connections_remaining',
+    type: 'gauge',
+    help: 'Connections a running drain or rebalancing has still to close, by kind.',
+    labels: ['kind'],
+  },
+  drainCloses: {
+    name: 'socketlens_drain_closes_total',
+    type: 'counter',
+    help: 'Connections closed by a drain or a rebalancing, by kind and pace (staggered: spread over a window of at least 1 s; at_once: a shorter window).',
+    labels: ['kind', 'pace'],
+    reveals: 'reconnect_storm',
   },
 } as const satisfies Record<string, MetricDefinition>;
 

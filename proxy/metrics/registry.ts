@@ -10,6 +10,8 @@ import client from 'prom-client';
 import {
   CLOSE_INITIATORS,
   DIRECTIONS,
+  DRAIN_KINDS,
+  DRAIN_PACES,
   type Direction,
   HANDSHAKE_FAILURE_REASONS,
   METRICS,
@@ -112,6 +114,9 @@ export class SidecarMetrics {
   readonly sseRetry: client.Histogram<string>;
   /** Live engine.io sessions at scrape time; set by the session registry. */
   engineioActive: () => number = () => 0;
+  readonly drainActive: client.Gauge<string>;
+  readonly drainRemaining: client.Gauge<string>;
+  readonly drainCloses: client.Counter<string>;
 
   private live: LiveView | null = null;
 
@@ -185,6 +190,11 @@ export class SidecarMetrics {
     this.graphqlRejections = counter(METRICS.graphqlRejections);
     this.sseResumed = counter(METRICS.sseResumed);
     this.sseRetry = histogram(METRICS.sseRetry);
+    const gauge = (d: MetricDefinition) =>
+      new client.Gauge({ name: d.name, help: d.help, labelNames: [...d.labels], registers: [r] });
+    this.drainActive = gauge(METRICS.drainActive);
+    this.drainRemaining = gauge(METRICS.drainRemaining);
+    this.drainCloses = counter(METRICS.drainCloses);
 
     // Counters mirrored from the tally. Their collect() runs on every scrape.
     const mirrored = (d: MetricDefinition, fields: Array<[() => number, Record<string, string>?]>) => {
@@ -266,6 +276,11 @@ export class SidecarMetrics {
     this.sseResumed.inc(0);
     for (const d of DIRECTIONS) {
       for (const tr of ['polling', 'websocket']) this.engineioMessages.labels(d, tr).inc(0);
+    }
+    for (const kind of DRAIN_KINDS) {
+      this.drainActive.labels(kind).set(0);
+      this.drainRemaining.labels(kind).set(0);
+      for (const pace of DRAIN_PACES) this.drainCloses.labels(kind, pace).inc(0);
     }
   }
 

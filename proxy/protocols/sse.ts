@@ -49,6 +49,14 @@ export class SseParser {
 
   constructor(private readonly onRetry: (ms: number) => void = () => {}) {}
 
+  /**
+   * True between events: at the start of a line, with no data field waiting for its blank line,
+   * so a `retry:` field and a blank line written now cannot dispatch half an event.
+   */
+  get atBoundary(): boolean {
+    return this.state === State.LineStart && !this.hasData;
+  }
+
   push(chunk: Uint8Array): void {
     for (let i = 0; i < chunk.length; i++) {
       const b = chunk[i];

@@ -169,6 +169,19 @@ export class UpgradeAttempt {
       this.refuse(badRequest('missing_key', 'socketlens: the upgrade has no Sec-WebSocket-Key'));
       return;
     }
+    if (ctx.drain.refusing) {
+      this.refuse({
+        reason: 'draining',
+        status: 503,
+        detail: null,
+        answer: {
+          kind: 'error',
+          message: 'socketlens: this instance is draining, reconnect elsewhere',
+          headers: { 'Retry-After': String(ctx.drain.retryAfterSeconds) },
+        },
+      });
+      return;
+    }
     this.socket.once('close', this.onClientGone);
     this.socket.on('data', this.onEarlyData);
     this.state = 'checking';

@@ -10,6 +10,7 @@ import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import { sumSamples } from '../../proxy/metrics/exposition.js';
+import type { DrainRecord } from '../../proxy/connections/drain-control.js';
 import type { CloseRecord } from '../../proxy/telemetry/close-log.js';
 import { waitUntil } from './raw.js';
 
@@ -21,6 +22,8 @@ export interface SidecarChild {
   readonly adminUrl: string;
   /** Close-log records (kept only with `keepLogs`, the default). */
   readonly logs: CloseRecord[];
+  /** The drain's start and end lines. */
+  readonly drainLogs: DrainRecord[];
   /** Close-log lines by `reason` (always kept; cheap for long runs). */
   readonly reasons: Map<string, number>;
   /** Number of close-log lines seen so far. */
@@ -100,6 +103,7 @@ export async function spawnSidecar(
   let partial = '';
   let count = 0;
   const logs: CloseRecord[] = [];
+  const drainLogs: DrainRecord[] = [];
   const reasons = new Map<string, number>();
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (c: string) => {
@@ -111,7 +115,11 @@ export async function spawnSidecar(
     partial = lines.pop() ?? '';
     for (const line of lines) {
       if (line === '') continue;
-      const rec = JSON.parse(line) as CloseRecord;
+      const rec = JSON.parse(line) as CloseRecord | DrainRecord;
+      if (rec.event !== 'connection_closed') {
+        drainLogs.push(rec);
+        continue;
+      }
       count++;
       reasons.set(rec.reason, (reasons.get(rec.reason) ?? 0) + 1);
       if (keepLogs) logs.push(rec);
@@ -136,6 +144,7 @@ export async function spawnSidecar(
     port: Number(m[1]),
     adminUrl,
     logs,
+    drainLogs,
     reasons,
     logCount: () => count,
     stderr: () => stderr,
