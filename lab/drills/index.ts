@@ -5,6 +5,7 @@ import { drill as halfOpen } from './half-open.js';
 import { drill as idleTimeout } from './idle-timeout.js';
 import { drill as reconnectStorm } from './reconnect-storm.js';
 import { drill as rejectedUpgrade } from './rejected-upgrade.js';
+import { drill as rollingDeploy } from './rolling-deploy.js';
 import { drill as slowConsumer } from './slow-consumer.js';
 import { drill as slowHandshake } from './slow-handshake.js';
 import type { Drill } from './types.js';
@@ -20,4 +21,5 @@ export const DRILLS: readonly Drill[] = [
   rejectedUpgrade,
   crossNode,
   fallbackLadder,
+  rollingDeploy,
 ];

@@ -43,6 +43,7 @@ import { LabError } from '../runner/errors.js';
 import { repoRoot } from '../runner/paths.js';
 import { envName, type OptionSpec } from '../../proxy/config/schema.js';
 import { SIDECAR_OPTIONS } from '../../proxy/config/sidecar-options.js';
+import { drainOverAdmin } from './admin-drain.js';
 import { sumSamples } from '../../proxy/metrics/exposition.js';
 import type { CloseRecord } from '../../proxy/telemetry/close-log.js';
 import { ComposeCli, runDocker } from './compose-cli.js';
@@ -52,6 +53,7 @@ import type {
   LabEnvironment,
   LabFaultLink,
   LabHop,
+  LabPool,
   LabSidecar,
   SidecarOverrides,
 } from './types.js';
@@ -465,7 +467,17 @@ export class ComposeEnvironment implements LabEnvironment {
           .map((l) => JSON.parse(l) as CloseRecord);
       },
       rss: async () => sumSamples(await scrape(), 'process_resident_memory_bytes') ?? 0,
+      adminAddress: admin,
+      drain: (opts) => drainOverAdmin(admin, opts),
     };
+  }
+
+  async pool(_sidecars: [LabSidecar, LabSidecar]): Promise<LabPool> {
+    // lab/configs/haproxy/pool-hop.cfg.template is ready for it; the compose file has no pool service yet.
+    throw new LabError(
+      'SL_LAB_UNSUPPORTED',
+      'compose lab: no load-balancer pool service in docker-compose.yml yet',
+    );
   }
 
   async edge(upstream: string): Promise<LabEdge> {

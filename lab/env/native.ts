@@ -15,11 +15,13 @@ import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Backend, startBackend } from '../backend/server.js';
+import { drainOverAdmin } from './admin-drain.js';
 import { type PrometheusServer, startPrometheus } from '../runner/components/prometheus.js';
 import {
   freePort,
   type RedisServer,
   startHaproxy,
+  startHaproxyPool,
   startNginx,
   startRedis,
   startToxiproxy,
@@ -37,6 +39,7 @@ import type {
   LabEnvironment,
   LabFaultLink,
   LabHop,
+  LabPool,
   LabSidecar,
   SidecarOverrides,
 } from './types.js';
@@ -153,11 +156,16 @@ export class NativeEnvironment implements LabEnvironment {
       ...overrides,
       target: target.startsWith('http') ? target : `http://${target}`,
       listen: { host: HOST, port: 0 },
-      // The fault API lives on the admin server, so a sidecar with faults gets one too.
-      admin: this.#withPrometheus || overrides.faults ? { host: HOST, port: 0 } : null,
+      // Always an admin server: the pool health-checks /readyz there, and drains go through it.
+      admin: { host: HOST, port: 0 },
     });
     const checks = await buildChecks(config);
-    const s = await startSidecar(config, { log: (r) => logs.push(r), checks, faultLog: () => {} });
+    const s = await startSidecar(config, {
+      log: (r) => logs.push(r),
+      checks,
+      faultLog: () => {},
+      drainLog: () => {},
+    });
     const scrapeAt = s.adminUrl?.replace(/^http:\/\//, '');
     if (this.#withPrometheus && scrapeAt) {
       await this.prometheus();
@@ -172,9 +180,11 @@ export class NativeEnvironment implements LabEnvironment {
     } else {
       this.#own(() => s.close());
     }
+    const adminAddress = s.adminUrl!.replace(/^http:\/\//, '');
     return {
       url: s.url,
       address: `${HOST}:${s.port}`,
+      adminAddress,
       metric: (name, labels = {}) => s.ctx.metrics.value(name, labels),
       closeLog: async () => [...logs],
       rss: async () => process.memoryUsage().rss,
@@ -191,6 +201,7 @@ export class NativeEnvironment implements LabEnvironment {
         if (!s.ctx.faults) throw new Error('this sidecar was started without faults: true');
         return s.ctx.faults.add(parseFaultSpec(spec)).id;
       },
+      drain: (opts) => drainOverAdmin(adminAddress, opts),
     };
   }
 
@@ -204,6 +215,17 @@ export class NativeEnvironment implements LabEnvironment {
     const h = await startHaproxy({ upstream, idleTimeoutMs });
     this.#own(() => h.stop());
     return { url: h.url, address: `${HOST}:${h.port}`, restart: () => h.restart() };
+  }
+
+  async pool(sidecars: [LabSidecar, LabSidecar]): Promise<LabPool> {
+    const p = await startHaproxyPool({
+      servers: [
+        { address: sidecars[0].address, checkAddress: sidecars[0].adminAddress },
+        { address: sidecars[1].address, checkAddress: sidecars[1].adminAddress },
+      ],
+    });
+    this.#own(() => p.stop());
+    return { url: p.url, address: `${HOST}:${p.port}` };
   }
 
   async faultLink(name: string, upstream: string): Promise<LabFaultLink> {

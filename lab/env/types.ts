@@ -43,6 +43,16 @@ export interface LabSidecar {
    * (a service may keep its socket open for a while after it). Native environment only.
    */
   backendCloses?(): Promise<number[]>;
+  /** host:port of its admin server (/readyz for health checks, /metrics, the drain requests). */
+  readonly adminAddress: string;
+  /** Starts a drain without exit (admin POST /drain) and resolves once it is over. */
+  drain(opts: { windowMs: number; delayMs: number }): Promise<void>;
+}
+
+/** A load balancer in front of several sidecars, health-checking each on its /readyz. */
+export interface LabPool {
+  readonly url: string;
+  readonly address: string;
 }
 
 export interface LabEdge {
@@ -85,6 +95,8 @@ export interface LabEnvironment {
   edge(upstream: string): Promise<LabEdge>;
   /** HAProxy idle-timeout hop (the ALB stand-in) in front of `upstream`. */
   hop(upstream: string, idleTimeoutMs: number): Promise<LabHop>;
+  /** HAProxy balancing over two sidecars (round robin), each taken out when its /readyz fails. */
+  pool(sidecars: [LabSidecar, LabSidecar]): Promise<LabPool>;
   /** A Toxiproxy proxy in front of `upstream`. */
   faultLink(name: string, upstream: string): Promise<LabFaultLink>;
   /** Source addresses clients can bind to, to look like many hosts. */

@@ -14,7 +14,9 @@ export type LabErrorCode =
   | 'SL_LAB_READY_TIMEOUT'
   | 'SL_LAB_COMMAND_FAILED'
   | 'SL_LAB_HTTP'
-  | 'SL_LAB_COMPOSE';
+  | 'SL_LAB_COMPOSE'
+  | 'SL_LAB_TIMEOUT'
+  | 'SL_LAB_UNSUPPORTED';
 
 export class LabError extends SocketlensError {
   declare readonly code: LabErrorCode;

@@ -8,7 +8,14 @@
  * Children die with the Node process that started them.
  */
 export { findBinary, installHint } from './binaries.js';
-export { type HaproxyHop, type HaproxyOptions, startHaproxy } from './components/haproxy.js';
+export {
+  type HaproxyHop,
+  type HaproxyOptions,
+  type HaproxyPool,
+  type HaproxyPoolOptions,
+  startHaproxy,
+  startHaproxyPool,
+} from './components/haproxy.js';
 export { type NginxEdge, type NginxOptions, startNginx } from './components/nginx.js';
 export {
   checkPrometheusConfig,

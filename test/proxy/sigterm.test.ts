@@ -89,8 +89,9 @@ describe('SIGTERM', () => {
       assert.equal(closes.length, N);
       assert.deepEqual(new Set(closes.map((c) => c.code)), new Set([1001]));
       // Spread over the window, not all at once: the first close after the delay, the last near the
-      // window's end, and no 100 ms with a fifth of them (the even rate is N / 40 per 100 ms; a
-      // loaded machine's event-loop stalls can bunch a few slots, never the whole fleet).
+      // window's end, and never half of them within 100 ms (the even rate is N / 40 per 100 ms;
+      // this is measured in the test process, whose event loop bunches arrivals on a loaded
+      // machine; the exact spacing is asserted on virtual time in drain.test.ts).
       const times = closes.map((c) => c.at - t0).sort((a, b) => a - b);
       assert.ok(times[0]! >= DELAY - 50, `first close at ${times[0]!.toFixed(0)} ms`);
       assert.ok(
@@ -98,7 +99,7 @@ describe('SIGTERM', () => {
         `closes span ${(times.at(-1)! - times[0]!).toFixed(0)} ms`,
       );
       const peak = peakPerWindow(times, 100);
-      assert.ok(peak <= N / 5, `peak ${peak} closes per 100 ms`);
+      assert.ok(peak < N / 2, `peak ${peak} closes per 100 ms`);
       assert.equal(sidecar.logs.length, N);
       assert.deepEqual(
         sidecar.drainLogs.map((l) => [l.event, l.connections, l.left_open]),

@@ -92,3 +92,75 @@ export async function startHaproxy(opts: HaproxyOptions): Promise<HaproxyHop> {
     },
   };
 }
+
+export interface HaproxyPoolOptions extends WorkDirOptions {
+  /** The two servers: where traffic goes (host:port) and where /readyz answers (host:port). */
+  servers: [PoolServer, PoolServer];
+  /** Health-check interval in ms (default 200). */
+  checkIntervalMs?: number;
+  host?: string;
+}
+
+export interface PoolServer {
+  address: string;
+  checkAddress: string;
+}
+
+export interface HaproxyPool {
+  readonly port: number;
+  readonly url: string;
+  readonly logPath: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A load balancer in front of two sidecars, rendered from lab/configs/haproxy/pool-hop.cfg.template:
+ * round robin, each server health-checked on its sidecar's /readyz, so a draining sidecar is taken
+ * out within one check interval.
+ */
+export async function startHaproxyPool(opts: HaproxyPoolOptions): Promise<HaproxyPool> {
+  const haproxy = findBinary('haproxy');
+  const work = prepareWorkDir('haproxy-pool', opts);
+  const host = opts.host ?? '127.0.0.1';
+  const cfg = join(work.path, 'pool-hop.cfg');
+  let port = 0;
+  const split = (hostPort: string) => {
+    const i = hostPort.lastIndexOf(':');
+    return [hostPort.slice(0, i), hostPort.slice(i + 1)] as const;
+  };
+  const [s1, s2] = opts.servers;
+  const proc = await retryOnPortClash(async () => {
+    port = await freePort(host);
+    writeFileSync(
+      cfg,
+      renderTemplateFile(configPath('haproxy', 'pool-hop.cfg.template'), {
+        LISTEN_ADDR: host,
+        LISTEN_PORT: port,
+        SERVER_1: s1.address,
+        CHECK_HOST_1: split(s1.checkAddress)[0],
+        CHECK_PORT_1: split(s1.checkAddress)[1],
+        SERVER_2: s2.address,
+        CHECK_HOST_2: split(s2.checkAddress)[0],
+        CHECK_PORT_2: split(s2.checkAddress)[1],
+        CHECK_INTERVAL: `${opts.checkIntervalMs ?? 200}ms`,
+      }),
+    );
+    return startProcess({
+      name: 'haproxy-pool',
+      command: haproxy,
+      args: ['-db', '-f', cfg],
+      workDir: work.path,
+      ready: { port, host },
+      stopSignal: 'SIGTERM',
+    });
+  });
+  return {
+    port,
+    url: `http://${host}:${port}`,
+    logPath: proc.logPath,
+    async stop() {
+      await proc.stop();
+      await work.release();
+    },
+  };
+}
