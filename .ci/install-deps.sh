@@ -82,3 +82,14 @@ else
   rm -rf "$gobin"
   log "installed $PLUGIN_DIR/docker-compose ($(docker compose version --short))"
 fi
+
+# kubernetes-validate: validates the Kubernetes manifests in deploy/ offline, against the JSON
+# schemas of each Kubernetes version that ship inside the package (no download at run time).
+KV_VERSION=1.37.0
+if command -v kubernetes-validate >/dev/null 2>&1 && kubernetes-validate --version 2>/dev/null | grep -q "$KV_VERSION"; then
+  log "kubernetes-validate $KV_VERSION present"
+else
+  log "pip install kubernetes-validate==$KV_VERSION"
+  python3 -m pip install -q --break-system-packages "kubernetes-validate==$KV_VERSION" 2>/dev/null ||
+    python3 -m pip install -q "kubernetes-validate==$KV_VERSION"
+fi
