@@ -95,6 +95,38 @@ const spec = (): BoardSpec => ({
       panels: [s.sendBuffer(), s.slowConsumerDisconnects()],
     },
     {
+      title: 'Drains and rebalancing',
+      panels: [
+        timeseriesPanel({
+          title: 'Drains and rebalancings under way',
+          description:
+            'Sidecars closing their connections on purpose: kind="drain" (a rollout, SIGTERM or an admin drain: readiness off, new connections refused, then closes spread over the drain window) and kind="rebalance" (an admin request closing a share of the connections so clients move to newer instances).',
+          queries: [{ expr: gauge(M.drainActive, { by: ['kind'] }), legend: '{{kind}}' }],
+          span: 8,
+        }),
+        timeseriesPanel({
+          title: 'Connections left to close',
+          description:
+            'Connections a running drain or rebalancing has still to close. A steady slope down to zero over the window is a staggered drain; a cliff is a drain at once.',
+          queries: [{ expr: gauge(M.drainRemaining, { by: ['kind'] }), legend: '{{kind}}' }],
+          span: 8,
+        }),
+        timeseriesPanel({
+          title: 'Closes by drains and rebalancing, per second',
+          description:
+            'Connections closed by a drain or a rebalancing, by pace: staggered (a window of 1 s or more) or at_once. Their clients reconnect elsewhere; at_once closes are what a reconnect storm starts from.',
+          queries: [
+            {
+              expr: sumRate(M.drainCloses, { by: ['kind', 'pace'] }),
+              legend: '{{kind}} {{pace}}',
+            },
+          ],
+          unit: 'ops',
+          span: 8,
+        }),
+      ],
+    },
+    {
       title: 'Connection lifetime',
       panels: [s.connectionDurationHeatmap({ span: 24 })],
     },

@@ -18,7 +18,8 @@ import { allRules } from './rules-file.js';
 
 // Every drill a runbook names, plus fallback-ladder (SSE and long-poll panels). The rules
 // aggregate over the whole fleet with 1m windows, so the storm's ~1000 upgrades would dilute the
-// 3 rejected upgrades of rejected-upgrade below 20% if it ran within a minute before: it runs last.
+// 3 rejected upgrades of rejected-upgrade below 20% if it ran within a minute before: it runs after
+// rejected-upgrade, and the rolling deploy (which raises SocketlensDraining) after it.
 const RUN = [
   'upgrade-stripped',
   'half-open',
@@ -28,6 +29,7 @@ const RUN = [
   'rejected-upgrade',
   'fallback-ladder',
   'reconnect-storm',
+  'rolling-deploy',
 ];
 // After each drill (whose releaseAll already waited for two more scrapes), the rules get this
 // long to evaluate those samples while the watcher still credits the drill.
@@ -45,7 +47,7 @@ const ALERT_DRILL = new Map(
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-describe('dashboards and alerts on a live Prometheus during the drills', { timeout: 300_000 }, () => {
+describe('dashboards and alerts on a live Prometheus during the drills', { timeout: 480_000 }, () => {
   let env: NativeEnvironment;
   let prom: PrometheusServer;
   let watch: AlertWatch | undefined;
