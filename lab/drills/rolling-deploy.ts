@@ -122,7 +122,7 @@ export const drill: Drill = {
       `${p.open}/${CLIENTS} open (${p.survivorActive} on the survivor, ${p.fallbacks} on a fallback transport), ${p.gaveUp} gave up${p.backError ? `; ${p.backError}` : ''}`;
     return {
       symptom: check(
-        burst.peak >= burst.drainedCloses / 10 && burst.drainedCloses >= CLIENTS / 4,
+        burst.peak >= burst.drainedCloses / 20 && burst.drainedCloses >= CLIENTS / 4,
         `window 0: ${burst.drainedCloses} connections closed in one instant; the survivor took ${burst.peak} handshakes in one 100 ms window`,
       ),
       detected: check(
