@@ -28,7 +28,7 @@ describe('listPanelQueries', () => {
       for (const p of b.build().panels ?? []) targets += (p as { targets?: unknown[] }).targets?.length ?? 0;
     }
     assert.equal(queries.length, targets);
-    assert.equal(queries.length, 59);
+    assert.equal(queries.length, 62);
   });
 
   test('names the dashboard by uid and the panel by title', () => {

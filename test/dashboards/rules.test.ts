@@ -24,7 +24,7 @@ describe('promtool', () => {
   test(`check rules ${RULES_FILE}`, { skip }, () => {
     const r = promtool('check', 'rules', RULES_FILE);
     assert.equal(r.status, 0, r.stdout + r.stderr);
-    assert.match(r.stdout, /SUCCESS: 25 rules found/);
+    assert.match(r.stdout, /SUCCESS: 27 rules found/);
   });
 
   test(`test rules ${RULES_TEST_FILE}`, { skip }, () => {
@@ -48,7 +48,7 @@ describe('promtool', () => {
 });
 
 describe('alerts', () => {
-  test('there is one per failure mode plus handshake health', () => {
+  test('there is one per failure mode, handshake health, and one for drains and rebalancing', () => {
     assert.deepEqual(
       alerts.map((a) => a.alert),
       [
@@ -57,6 +57,7 @@ describe('alerts', () => {
         'SocketlensAbnormalClosesSpike',
         'SocketlensIdleTimeoutCut',
         'SocketlensReconnectStorm',
+        'SocketlensDraining',
         'SocketlensSlowConsumer',
         'SocketlensHandshakeFailures',
         'SocketlensHandshakeSlow',
@@ -66,7 +67,7 @@ describe('alerts', () => {
 
   for (const a of alerts) {
     test(`${a.alert}: severity, summary, description and a runbook naming a lab drill`, () => {
-      assert.ok(['critical', 'warning'].includes(a.labels?.severity ?? ''), 'severity');
+      assert.ok(['critical', 'warning', 'info'].includes(a.labels?.severity ?? ''), 'severity');
       assert.ok((a.annotations?.summary ?? '').length > 10, 'summary');
       assert.ok((a.annotations?.description ?? '').length > 80, 'description');
       const m = /^npm run lab -- --drill ([a-z-]+) {2}\(lab\/drills\/([a-z-]+)\.ts\)$/.exec(
