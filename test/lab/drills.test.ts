@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { DRILLS } from '../../lab/drills/index.js';
 import { runLab } from '../../lab/lab.js';
 
-test('lab: each drill reproduces, detects and mitigates its failure', { timeout: 240_000 }, async () => {
+test('lab: each drill reproduces, detects and mitigates its failure', { timeout: 360_000 }, async () => {
   const drills = DRILLS.map((d) => d.name);
   const lines: string[] = [];
   const { report } = await runLab({ drills, reportDir: null, progress: (l) => lines.push(l) });
