@@ -102,6 +102,7 @@ const spec = (): BoardSpec => ({
           description:
             'Sidecars closing their connections on purpose: kind="drain" (a rollout, SIGTERM or an admin drain: readiness off, new connections refused, then closes spread over the drain window) and kind="rebalance" (an admin request closing a share of the connections so clients move to newer instances).',
           queries: [{ expr: gauge(M.drainActive, { by: ['kind'] }), legend: '{{kind}}' }],
+          unit: 'short',
           span: 8,
         }),
         timeseriesPanel({
@@ -109,6 +110,7 @@ const spec = (): BoardSpec => ({
           description:
             'Connections a running drain or rebalancing has still to close. A steady slope down to zero over the window is a staggered drain; a cliff is a drain at once.',
           queries: [{ expr: gauge(M.drainRemaining, { by: ['kind'] }), legend: '{{kind}}' }],
+          unit: 'short',
           span: 8,
         }),
         timeseriesPanel({
