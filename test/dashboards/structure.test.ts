@@ -94,7 +94,9 @@ describe('both boards', () => {
       for (const p of panels(d))
         for (const t of p.targets) {
           // Every metric name followed by a selector, and every selector starting with the fleet.
-          const names = [...(t.expr as string).matchAll(/\b([a-z_]+_(?:total|bucket|active|bytes|remaining))\b(.?)/g)];
+          const names = [
+            ...(t.expr as string).matchAll(/\b([a-z_]+_(?:total|bucket|active|bytes|remaining))\b(.?)/g),
+          ];
           assert.ok(names.length > 0, t.expr);
           for (const [, name, next] of names) assert.equal(next, '{', `${p.title}: ${name} without selector`);
           const selectors = [...(t.expr as string).matchAll(/\{([^}]*)\}/g)]
