@@ -47,7 +47,10 @@ describe('HAProxy pool and drain over the admin API', { timeout: 60_000 }, () =>
         (r) => r.transport === 'websocket' && r.status === undefined,
       );
       assert.equal(closes.length, onFirst);
-      assert.deepEqual(new Set(closes.map((r) => `${r.close_code} ${r.reason}`)), new Set(['1001 drain']));
+      assert.deepEqual(
+        new Set(closes.map((r) => `${r.close_code} ${r.reason} ${r.detail}`)),
+        new Set(['1001 shutdown drain']),
+      );
       // The pool had taken the draining sidecar out before its first close: no upgrade was refused.
       assert.equal(await s1.metric(METRICS.handshakeFailures.name, { reason: 'draining' }), 0);
     } finally {

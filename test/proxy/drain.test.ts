@@ -152,7 +152,8 @@ describe('drain and rebalancing', () => {
     clock.advance(5000);
     assert.equal(await metric('socketlens_drain_closes_total', { kind: 'drain', pace: 'staggered' }), 22);
     await waitUntil(() => ws.every((c) => c.code !== null), 5000, 'every WebSocket closed');
-    assert.deepEqual(new Set(ws.map((c) => `${c.code} ${c.reason}`)), new Set(['1001 drain']));
+    // The close reason is the sidecar's closed set (shutdown); the log's detail says which kind.
+    assert.deepEqual(new Set(ws.map((c) => `${c.code} ${c.reason}`)), new Set(['1001 shutdown']));
 
     // SSE ends cleanly after a retry: field; the long-poll gets 503 + Retry-After.
     assert.equal(await sseText, 'data: hello\n\nretry: 1000\n\n');
@@ -169,7 +170,7 @@ describe('drain and rebalancing', () => {
     const wsCloses = closeLog.filter((r) => r.transport === 'websocket' && r.status === undefined);
     assert.equal(wsCloses.length, 20);
     for (const r of wsCloses)
-      assert.deepEqual([r.close_code, r.initiator, r.reason], [1001, 'proxy', 'drain']);
+      assert.deepEqual([r.close_code, r.initiator, r.reason, r.detail], [1001, 'proxy', 'shutdown', 'drain']);
     // Still refusing until the process exits or the drain is cancelled.
     assert.equal((await get(`${sidecar.adminUrl}/readyz`)).status, 503);
     const cancelled = await fetch(`${sidecar.adminUrl}/drain/cancel`, { method: 'POST' });
@@ -219,7 +220,13 @@ describe('drain and rebalancing', () => {
     await waitUntil(() => ws.filter((c) => c.code !== null).length === 3, 5000, '3 closed');
     assert.deepEqual(
       ws.filter((c) => c.code !== null).map((c) => `${c.code} ${c.reason}`),
-      ['1001 rebalance', '1001 rebalance', '1001 rebalance'],
+      ['1001 shutdown', '1001 shutdown', '1001 shutdown'],
+    );
+    const rebalanced = () => closeLog.filter((r) => r.transport === 'websocket' && r.status === undefined);
+    await waitUntil(() => rebalanced().length === 3, 5000, '3 close records');
+    assert.deepEqual(
+      rebalanced().map((r) => r.detail),
+      ['rebalance', 'rebalance', 'rebalance'],
     );
     await waitUntil(() => drainLog.length === 2, 5000, 'rebalance finished');
     assert.deepEqual([drainLog[1]!.event, drainLog[1]!.connections], ['drain_finished', 3]);
