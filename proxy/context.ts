@@ -69,7 +69,7 @@ export function createContext(
     budget: new BufferBudget(config.maxTotalBufferBytes),
     sockets: new SocketRegistry(),
     log: opts.log ?? (config.log === 'off' ? silentLogger : jsonLineLogger()),
-    redact: redactionSet(config.redactParams),
+    redact: redactionSet(config.redactParams, config.jwtTokenFrom),
     drain: new DrainControl({
       config,
       table,
