@@ -46,6 +46,28 @@ function send(
   res.end(body);
 }
 
+/**
+ * The DNS-rebinding guard: a page on another origin can point its own name at 127.0.0.1 and
+ * read the admin server, but its requests then carry that name as Host. The admin server
+ * answers only Hosts a rebinding cannot produce: IP addresses, `localhost` names, its own
+ * listen host, and the names given in --admin-allow-hosts.
+ */
+export function adminHostGuard(
+  listenHost: string,
+  allow: readonly string[],
+): (host: string | undefined) => boolean {
+  const names = new Set([listenHost.toLowerCase(), ...allow.map((h) => h.toLowerCase())]);
+  return (host) => {
+    if (!host) return false;
+    const m = /^(\[[^\]]+\]|[^:]+)(?::\d+)?$/.exec(host.trim());
+    if (!m) return false;
+    const name = m[1].toLowerCase().replace(/\.$/, '');
+    if (name.startsWith('[') || net.isIP(name) !== 0) return true;
+    if (name === 'localhost' || name.endsWith('.localhost')) return true;
+    return names.has(name);
+  };
+}
+
 export interface AdminServerOptions {
   /** How often /live pushes a snapshot while someone watches (default 1000 ms). */
   liveIntervalMs?: number;
@@ -57,8 +79,13 @@ export function createAdminServer(
   opts: AdminServerOptions = {},
 ): http.Server {
   const live = createLiveEvents(ctx, { intervalMs: opts.liveIntervalMs });
+  const hostAllowed = adminHostGuard(ctx.config.admin?.host ?? '127.0.0.1', ctx.config.adminAllowHosts);
   const server = http.createServer(async (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
+    if (!hostAllowed(req.headers.host)) {
+      send(res, 421, 'text/plain', 'socketlens admin: this Host is not allowed (see --admin-allow-hosts)\n');
+      return;
+    }
     try {
       if (path === '/faults' || path.startsWith('/faults/')) {
         if (ctx.faults) await handleFaultRequest(ctx.faults, path, req, res);

@@ -61,6 +61,13 @@ export const SIDECAR_OPTIONS = [
     help: 'Admin server (/metrics, /healthz, /readyz, /connections, live page); "off" disables it.',
   },
   {
+    flag: 'admin-allow-hosts',
+    kind: 'list',
+    group: G_CORE,
+    default: [],
+    help: 'Host names the admin server answers besides IP addresses, localhost and its --admin host (DNS-rebinding guard), e.g. sidecar-1.',
+  },
+  {
     flag: 'client-id-header',
     kind: 'string',
     group: G_ID,
