@@ -242,7 +242,13 @@ describe('docker-compose.yml', () => {
   });
 
   it('passes every other sidecar option through from the shell, empty (= default) when unset', async () => {
-    const fixed = ['SOCKETLENS_ADMIN', 'SOCKETLENS_LISTEN', 'SOCKETLENS_TARGET'];
+    // Each sidecar's admin server answers its own service name (the DNS-rebinding guard).
+    const fixed = [
+      'SOCKETLENS_ADMIN',
+      'SOCKETLENS_ADMIN_ALLOW_HOSTS',
+      'SOCKETLENS_LISTEN',
+      'SOCKETLENS_TARGET',
+    ];
     const settable = (SIDECAR_OPTIONS as readonly OptionSpec[])
       .filter((o) => !o.noEnv && o.flag !== 'config')
       .map((o) => envName('SOCKETLENS', o.flag))
