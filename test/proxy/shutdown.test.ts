@@ -59,7 +59,8 @@ describe('SIGTERM with --drain-timeout 1s', () => {
     it(`cuts ${name} and exits within drain + 1 s`, async () => {
       const backend = await startOddBackend(behave);
       const sc = await spawnSidecar(backend.port, {
-        args: ['--drain-timeout', '1s', '--handshake-timeout', '30s'],
+        // No readiness delay before the drain (--drain-delay): this case is about its end.
+        args: ['--drain-timeout', '1s', '--drain-delay', '0', '--handshake-timeout', '30s'],
       });
       try {
         const client = await openClient(sc.port);
