@@ -32,7 +32,7 @@ const G_FAULT = 'Fault injection';
 const G_PROTO = 'Protocol decoding';
 
 /** Names --protocols accepts besides auto and none. */
-export const DECODABLE_PROTOCOLS = ['engineio', 'graphql-ws', 'mqtt', 'sse'] as const;
+export const DECODABLE_PROTOCOLS = ['engineio', 'graphql-ws', 'sse'] as const;
 export type DecodableProtocol = (typeof DECODABLE_PROTOCOLS)[number];
 const G_DRAIN = 'Drain and rebalancing';
 

@@ -70,7 +70,7 @@ export const DIRECTIONS = ['client_to_server', 'server_to_client'] as const;
 export type Direction = (typeof DIRECTIONS)[number];
 
 /** The protocols the sidecar decodes inside connections (label `protocol`). */
-export const PROTOCOLS = ['engineio', 'graphql-transport-ws', 'graphql-ws', 'mqtt', 'sse'] as const;
+export const PROTOCOLS = ['engineio', 'graphql-transport-ws', 'graphql-ws', 'sse'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
 
 /**

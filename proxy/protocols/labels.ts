@@ -1,6 +1,6 @@
 /**
- * Label values that come from traffic (Socket.IO event names and namespaces, MQTT packet types
- * of a broken stream, ...) pass through a BoundedLabel before they reach a metric. Each label
+ * Label values that come from traffic (Socket.IO event names and namespaces, the status of a
+ * broken stream, ...) pass through a BoundedLabel before they reach a metric. Each label
  * keeps at most `cap` distinct values; past the cap, a new value becomes `__other__` and the
  * overflow is counted, so a hostile client cannot grow the registry without bound.
  */
