@@ -153,8 +153,21 @@ export function unknownEnvVariables(
   return out;
 }
 
-/** SOCKETLENS_* variables read by the lab and the compose files, not by a command's options. */
-const OTHER_VARIABLES = ['LAB_DIR', 'LAB_KEEP', 'COMPOSE_DIR', 'IMAGE_TAG'];
+/** SOCKETLENS_* variables read by the lab, the compose files, the bench and CI, not by a command's options. */
+const OTHER_VARIABLES = [
+  'LAB_DIR',
+  'LAB_KEEP',
+  'COMPOSE_DIR',
+  'COMPOSE_FILE',
+  'COMPOSE_PROJECT',
+  'COMPOSE_REACH',
+  'COMPOSE_CI',
+  'CI_OUT',
+  'DOCKER',
+  'IMAGE_TAG',
+  'IMAGE_CACHE',
+  'BENCH_NODE_ARGS',
+];
 
 /**
  * Resolves every option to a typed value keyed by its camelCase name.

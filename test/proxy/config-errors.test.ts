@@ -13,6 +13,10 @@ import { nearest } from '../../proxy/config/suggest.js';
 import { ConfigError } from '../../proxy/errors.js';
 import { startTestSidecar } from '../helpers/sidecar.js';
 
+/** This process's environment without SOCKETLENS_* variables (CI sets some for other tests). */
+const plainEnv = (): NodeJS.ProcessEnv =>
+  Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SOCKETLENS_')));
+
 const resolve = (argv: string[], env: NodeJS.ProcessEnv = {}) =>
   resolveSidecarConfig(parseArgs(argv, SIDECAR_OPTIONS), env);
 
@@ -109,7 +113,7 @@ describe('configuration errors that say what to do', () => {
       process.execPath,
       ['bin/socketlens.js', 'proxy', '--listen', '127.0.0.1:0', '--admin', 'off'],
       {
-        env: { ...process.env, SOCKETLENS_TARGET: 'http://127.0.0.1:1', SOCKETLENS_DRAIN_TIMOUT: '1s' },
+        env: { ...plainEnv(), SOCKETLENS_TARGET: 'http://127.0.0.1:1', SOCKETLENS_DRAIN_TIMOUT: '1s' },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
@@ -144,7 +148,7 @@ describe('configuration errors that say what to do', () => {
       const r = spawnSync(
         process.execPath,
         ['bin/socketlens.js', 'proxy', '--target', 'http://127.0.0.1:1', '--listen', `127.0.0.1:${taken}`],
-        { encoding: 'utf8' },
+        { encoding: 'utf8', env: plainEnv() },
       );
       assert.equal(r.status, 2);
       const m = new RegExp(
