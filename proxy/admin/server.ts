@@ -50,7 +50,7 @@ function send(
  * The DNS-rebinding guard: a page on another origin can point its own name at 127.0.0.1 and
  * read the admin server, but its requests then carry that name as Host. The admin server
  * answers only Hosts a rebinding cannot produce: IP addresses, `localhost` names, its own
- * listen host, and the names given in --admin-allow-hosts.
+ * listen host, the names given in --admin-allow-hosts, and requests with no Host header.
  */
 export function adminHostGuard(
   listenHost: string,
@@ -58,7 +58,9 @@ export function adminHostGuard(
 ): (host: string | undefined) => boolean {
   const names = new Set([listenHost.toLowerCase(), ...allow.map((h) => h.toLowerCase())]);
   return (host) => {
-    if (!host) return false;
+    // No Host at all (HTTP/1.0 health checks, such as HAProxy's httpchk) cannot come from a
+    // browser, which always sends one: there is nothing to rebind.
+    if (host === undefined) return true;
     const m = /^(\[[^\]]+\]|[^:]+)(?::\d+)?$/.exec(host.trim());
     if (!m) return false;
     const name = m[1].toLowerCase().replace(/\.$/, '');

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import { describe, it } from 'node:test';
 import { startTestSidecar } from '../helpers/sidecar.js';
 
@@ -43,6 +44,23 @@ describe('admin server Host guard', () => {
         assert.equal((await getWithHost(`${sidecar.adminUrl}/healthz`, host)).status, 200, host);
       }
       assert.equal((await getWithHost(`${sidecar.adminUrl}/healthz`, 'sidecar-2')).status, 421);
+    } finally {
+      await sidecar.close();
+    }
+  });
+
+  it('answers a request with no Host header (an HTTP/1.0 health check such as HAProxy httpchk)', async () => {
+    const sidecar = await startTestSidecar(1);
+    try {
+      const { port } = new URL(sidecar.adminUrl!);
+      const sock = net.connect(Number(port), '127.0.0.1');
+      sock.write('GET /healthz HTTP/1.0\r\n\r\n');
+      let answer = '';
+      sock.setEncoding('utf8').on('data', (c: string) => {
+        answer += c;
+      });
+      await new Promise((resolve) => sock.on('close', resolve));
+      assert.equal(answer.split('\r\n')[0], 'HTTP/1.1 200 OK');
     } finally {
       await sidecar.close();
     }
