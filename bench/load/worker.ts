@@ -149,6 +149,21 @@ async function openMany(
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Every reply of a workload has the same size, so replies are counted by bytes, never parsed:
+ * `onReplies(k)` runs once per read that completes k more of them.
+ */
+function onReplies(s: Socket, replySize: number, handle: (k: number) => void): void {
+  let partial = 0;
+  s.on('data', (chunk: Buffer) => {
+    partial += chunk.length;
+    if (partial < replySize) return;
+    const k = Math.floor(partial / replySize);
+    partial -= k * replySize;
+    handle(k);
+  });
+}
+
 async function echo(a: EchoArgs, mark: Mark): Promise<EchoResult> {
   const clientFrame = buildFrame(a.payload, { masked: true });
   const win = repeatFrame(clientFrame, a.window);
@@ -160,13 +175,8 @@ async function echo(a: EchoArgs, mark: Mark): Promise<EchoResult> {
   let received = 0;
   let running = true;
   for (const s of sockets) {
-    let partial = 0;
     s.on('error', () => errors++);
-    s.on('data', (chunk: Buffer) => {
-      partial += chunk.length;
-      if (partial < replySize) return;
-      const k = Math.floor(partial / replySize);
-      partial -= k * replySize;
+    onReplies(s, replySize, (k) => {
       received += k;
       if (running) s.write(slices[Math.min(k, a.window)]);
     });
@@ -195,14 +205,10 @@ async function latency(a: LatencyArgs, mark: Mark): Promise<LatencyResult> {
   const queues: number[][] = sockets.map(() => []);
   sockets.forEach((s, i) => {
     const q = queues[i];
-    let partial = 0;
     s.on('error', () => errors++);
-    s.on('data', (chunk: Buffer) => {
-      partial += chunk.length;
-      if (partial < replySize) return;
+    onReplies(s, replySize, (k) => {
       const now = performance.now();
-      while (partial >= replySize) {
-        partial -= replySize;
+      for (let i = 0; i < k; i++) {
         const t = q.shift();
         if (t !== undefined && measuring) samplesUs.push((now - t) * 1000);
       }
@@ -526,13 +532,8 @@ async function broadcast(a: BroadcastArgs, mark: Mark): Promise<BroadcastResult>
   let errors = openErrors;
   let delivered = 0;
   for (const s of sockets) {
-    let partial = 0;
     s.on('error', () => errors++);
-    s.on('data', (chunk: Buffer) => {
-      partial += chunk.length;
-      if (partial < replySize) return;
-      const k = Math.floor(partial / replySize);
-      partial -= k * replySize;
+    onReplies(s, replySize, (k) => {
       delivered += k;
     });
   }
