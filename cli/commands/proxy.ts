@@ -2,6 +2,7 @@
 import { SUMMARIES } from '../summaries.js';
 import { renderHelp } from '../../proxy/config/help.js';
 import { parseArgs, unknownEnvVariables } from '../../proxy/config/load.js';
+import { VARIABLES_READ_ELSEWHERE } from '../environment.js';
 import { resolveSidecarConfig, SIDECAR_OPTIONS } from '../../proxy/config/sidecar-options.js';
 import { buildChecks } from '../../proxy/policy/checks.js';
 import { startSidecar } from '../../proxy/sidecar.js';
@@ -33,7 +34,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
     process.stderr.write(`socketlens proxy: unexpected argument "${args.positionals[0]}" (see --help)\n`);
     return 2;
   }
-  for (const line of unknownEnvVariables(SIDECAR_OPTIONS, env))
+  for (const line of unknownEnvVariables(SIDECAR_OPTIONS, env, VARIABLES_READ_ELSEWHERE))
     process.stderr.write(`socketlens proxy: ${line}\n`);
   const config = resolveSidecarConfig(args, env);
   const stopTracing = await setupTracingFromEnv(env);

@@ -131,20 +131,21 @@ function syntaxProblem(path: string, text: string, err: unknown, json: boolean):
 }
 
 /**
- * SOCKETLENS_* variables in `env` that no option (and no other part of socketlens) reads, each
- * as one line naming the nearest known variable. A mistyped variable would otherwise be
- * silently ignored.
+ * SOCKETLENS_* variables in `env` that no option reads, each as one line naming the nearest
+ * known variable. A mistyped variable would otherwise be silently ignored. `alsoRead` names the
+ * variables (without the prefix) that other parts of the program read, which are not mistakes.
  */
 export function unknownEnvVariables(
   specs: readonly OptionSpec[],
   env: NodeJS.ProcessEnv,
+  alsoRead: readonly string[] = [],
   envPrefix = ENV_PREFIX,
 ): string[] {
   const known = [
     ...specs.filter((s) => !s.noEnv).map((s) => envName(envPrefix, s.flag)),
     `${envPrefix}_CONFIG`,
   ];
-  const knownSet = new Set([...known, ...OTHER_VARIABLES.map((v) => `${envPrefix}_${v}`)]);
+  const knownSet = new Set([...known, ...alsoRead.map((v) => `${envPrefix}_${v}`)]);
   const out: string[] = [];
   for (const name of Object.keys(env).sort()) {
     if (!name.startsWith(`${envPrefix}_`) || knownSet.has(name)) continue;
@@ -152,22 +153,6 @@ export function unknownEnvVariables(
   }
   return out;
 }
-
-/** SOCKETLENS_* variables read by the lab, the compose files, the bench and CI, not by a command's options. */
-const OTHER_VARIABLES = [
-  'LAB_DIR',
-  'LAB_KEEP',
-  'COMPOSE_DIR',
-  'COMPOSE_FILE',
-  'COMPOSE_PROJECT',
-  'COMPOSE_REACH',
-  'COMPOSE_CI',
-  'CI_OUT',
-  'DOCKER',
-  'IMAGE_TAG',
-  'IMAGE_CACHE',
-  'BENCH_NODE_ARGS',
-];
 
 /**
  * Resolves every option to a typed value keyed by its camelCase name.

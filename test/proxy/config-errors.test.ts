@@ -89,14 +89,18 @@ describe('configuration errors that say what to do', () => {
 
   it('reports mistyped SOCKETLENS_* variables with the nearest one, and only those', () => {
     assert.deepEqual(
-      unknownEnvVariables(SIDECAR_OPTIONS, {
-        SOCKETLENS_TARGET: 'http://x:1',
-        SOCKETLENS_HEARTBEAT_INTERVALL: '5s',
-        SOCKETLENS_CONFIG: '/etc/x.yml',
-        SOCKETLENS_LAB_DIR: '/tmp/lab',
-        SOCKETLENS_WHATEVER: '1',
-        PATH: '/bin',
-      }),
+      unknownEnvVariables(
+        SIDECAR_OPTIONS,
+        {
+          SOCKETLENS_TARGET: 'http://x:1',
+          SOCKETLENS_HEARTBEAT_INTERVALL: '5s',
+          SOCKETLENS_CONFIG: '/etc/x.yml',
+          SOCKETLENS_LAB_DIR: '/tmp/lab',
+          SOCKETLENS_WHATEVER: '1',
+          PATH: '/bin',
+        },
+        ['LAB_DIR'],
+      ),
       [
         'SOCKETLENS_HEARTBEAT_INTERVALL is not a setting and is ignored; did you mean SOCKETLENS_HEARTBEAT_INTERVAL?',
         'SOCKETLENS_WHATEVER is not a setting and is ignored',
