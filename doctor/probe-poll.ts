@@ -6,19 +6,12 @@
 import { DoctorError, describeError } from './errors.js';
 import { timedGet } from './http-get.js';
 import type { DoctorOptions } from './options.js';
-import { type Check, ms, NOT_OFFERED, stepResult } from './report.js';
+import { type Check, ms, NOT_OFFERED, stepResult, transportMissing } from './report.js';
 
 export async function probePoll(opts: DoctorOptions): Promise<Check> {
   const { path, asked } = opts.poll!;
   const done = stepResult('poll', 'Long-poll', { path, asked });
-  /** A failure if long-poll was asked for; otherwise it is simply not offered here. */
-  const missing = (why: string, data: Record<string, unknown>) =>
-    asked
-      ? done('fail', `${path}: ${why}`, { ...data, offered: false })
-      : done('skip', `not offered at ${path} (${why}); pass --poll PATH if long-poll lives elsewhere`, {
-          ...data,
-          offered: false,
-        });
+  const missing = transportMissing(done, path, asked, '--poll', 'long-poll');
   let response: Awaited<ReturnType<typeof timedGet>>;
   try {
     response = await timedGet(

@@ -5,7 +5,7 @@
 import { DoctorError, describeError } from './errors.js';
 import { timedGet } from './http-get.js';
 import type { DoctorOptions } from './options.js';
-import { type Check, ms, NOT_OFFERED, stepResult } from './report.js';
+import { type Check, ms, NOT_OFFERED, stepResult, transportMissing } from './report.js';
 import { judgeBuffering } from './sse-timing.js';
 
 /** Each blank line ends an event (or a comment block); CRLF and CR line ends are allowed too. */
@@ -14,14 +14,7 @@ const EVENT_END = /\r\n\r\n|\n\n|\r\r/g;
 export async function probeSse(opts: DoctorOptions): Promise<Check> {
   const { path, asked } = opts.sse!;
   const done = stepResult('sse', 'SSE', { path, asked });
-  /** A failure if SSE was asked for; otherwise SSE is simply not offered here. */
-  const missing = (why: string, data: Record<string, unknown>) =>
-    asked
-      ? done('fail', `${path}: ${why}`, { ...data, offered: false })
-      : done('skip', `not offered at ${path} (${why}); pass --sse PATH if SSE lives elsewhere`, {
-          ...data,
-          offered: false,
-        });
+  const missing = transportMissing(done, path, asked, '--sse', 'SSE');
   let response: Awaited<ReturnType<typeof timedGet>>;
   try {
     response = await timedGet(

@@ -85,11 +85,31 @@ export function ms(value: number): number {
  * Starts timing one step and returns the function that builds its result; `base` goes into the
  * result's data along with whatever the step adds.
  */
-export function stepResult(
-  id: CheckId,
-  title: string,
-  base: Record<string, unknown>,
-): (status: CheckStatus, summary: string, data: Record<string, unknown>) => Check {
+/** What stepResult() returns: it builds the step's Check from a status, a summary and data. */
+export type StepDone = (status: CheckStatus, summary: string, data: Record<string, unknown>) => Check;
+
+/**
+ * The result for a transport that is not at `path`: a failure if the user asked for it,
+ * otherwise a skip that names the flag (`flag`, e.g. `--sse`) pointing doctor elsewhere.
+ * `name` is the transport as the summary names it (`SSE`, `long-poll`).
+ */
+export function transportMissing(
+  done: StepDone,
+  path: string,
+  asked: boolean,
+  flag: string,
+  name: string,
+): (why: string, data: Record<string, unknown>) => Check {
+  return (why, data) =>
+    asked
+      ? done('fail', `${path}: ${why}`, { ...data, offered: false })
+      : done('skip', `not offered at ${path} (${why}); pass ${flag} PATH if ${name} lives elsewhere`, {
+          ...data,
+          offered: false,
+        });
+}
+
+export function stepResult(id: CheckId, title: string, base: Record<string, unknown>): StepDone {
   const t0 = performance.now();
   return (status, summary, data) => ({
     id,
