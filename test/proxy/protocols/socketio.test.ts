@@ -18,6 +18,10 @@ async function startApp(opts: { pingInterval?: number; pingTimeout?: number } = 
     connectTimeout: 1000,
   });
   const disconnects: string[] = [];
+  // engine.io closes a polling session that has no GET pending by waiting up to 30 s (not
+  // configurable) for one; the test ends such sessions itself so the process can exit.
+  const engineSockets = new Set<{ transport: { shouldClose?: () => void } }>();
+  app.engine.on('connection', (s) => engineSockets.add(s));
   app.on('connection', (socket) => {
     socket.emit('news', 1);
     socket.emit('news', 2);
@@ -31,6 +35,7 @@ async function startApp(opts: { pingInterval?: number; pingTimeout?: number } = 
     app,
     disconnects,
     close: async () => {
+      for (const s of engineSockets) s.transport.shouldClose?.();
       app.close();
       server.closeAllConnections();
     },
