@@ -9,6 +9,7 @@ const G_CONN = 'Connection';
 const G_WS = 'WebSocket';
 const G_IDLE = 'Idle timeout';
 const G_HTTP = 'SSE and long-poll';
+const G_EIO = 'Socket.IO (engine.io)';
 
 /**
  * Every option is flag-only (noEnv): doctor is a one-shot probe, and the proxy's SOCKETLENS_*
@@ -127,6 +128,14 @@ export const DOCTOR_OPTIONS = [
     default: '/poll',
     help: 'Long-poll path on the same origin, or "none" to skip long-poll. Given, long-poll is asked for and must work; by default it is only looked for.',
   },
+  {
+    flag: 'engineio',
+    kind: 'string',
+    group: G_EIO,
+    noEnv: true,
+    default: 'auto',
+    help: 'Probe Socket.IO: the engine.io handshake over polling, then its WebSocket upgrade. "auto": when the URL\'s path is /socket.io/ (or under it); a path (e.g. /realtime/): always, at that path on the same origin; "none": never.',
+  },
 ] as const satisfies readonly OptionSpec[];
 
 export interface DoctorOptions {
@@ -148,6 +157,8 @@ export interface DoctorOptions {
   readonly sse: TransportPlan | null;
   readonly sseWindowMs: number;
   readonly poll: TransportPlan | null;
+  /** Where to probe engine.io (Socket.IO), ending with "/"; null: not a Socket.IO endpoint. */
+  readonly engineio: string | null;
 }
 
 /**
@@ -178,14 +189,19 @@ export function resolveDoctorOptions(args: ParsedArgs): DoctorOptions {
   if (/[\r\n]/.test(extensions)) throw new ConfigError('--extensions', 'must be one header line');
   const origin = o.origin ?? given.origin;
   if (/[\r\n]/.test(origin)) throw new ConfigError('--origin', 'must be one header line');
+  const engineio = engineioPath(given, o.engineio);
   const wsPath = o.ws === undefined || o.ws === null ? given.path : resolveSidePath(given, 'ws', o.ws);
+  // At a Socket.IO endpoint a bare upgrade means nothing (engine.io wants its query): the
+  // engine.io probe replaces it, unless --ws asks for one.
   const ws: TransportPlan | null =
-    wsPath === null
+    wsPath === null || (engineio !== null && !args.flags.has('ws'))
       ? null
       : { path: wsPath, asked: args.flags.has('ws') || /^wss?:$/.test(given.url.protocol) };
   // The WebSocket probes upgrade at the target's path.
   const target: Target = ws ? { ...given, path: ws.path } : given;
   const side = (flag: 'sse' | 'poll', value: string): TransportPlan | null => {
+    // A Socket.IO endpoint has its own fallback (polling): SSE and long-poll only when asked for.
+    if (engineio !== null && !args.flags.has(flag)) return null;
     const path = resolveSidePath(given, flag, value);
     return path === null ? null : { path, asked: args.flags.has(flag) };
   };
@@ -205,5 +221,28 @@ export function resolveDoctorOptions(args: ParsedArgs): DoctorOptions {
     sse: side('sse', o.sse),
     sseWindowMs: o.sseWindow,
     poll: side('poll', o.poll),
+    engineio,
   };
+}
+
+/** The default engine.io path of Socket.IO servers and clients. */
+export const ENGINEIO_DEFAULT_PATH = '/socket.io/';
+
+/**
+ * Where --engineio points: "auto" takes the URL's own path when it is /socket.io/ or under it
+ * (the engine.io path is then everything up to and including "/socket.io/"), a path or same-origin
+ * URL is used as given (with a trailing "/"), "none" turns the probe off.
+ */
+function engineioPath(target: Target, value: string): string | null {
+  if (value === 'none' || value === '') return null;
+  if (value === 'auto') {
+    const path = target.url.pathname;
+    const at = path.indexOf(ENGINEIO_DEFAULT_PATH);
+    if (at >= 0) return path.slice(0, at + ENGINEIO_DEFAULT_PATH.length);
+    return path === ENGINEIO_DEFAULT_PATH.slice(0, -1) ? ENGINEIO_DEFAULT_PATH : null;
+  }
+  const path = resolveSidePath(target, 'engineio', value);
+  if (path === null) return null;
+  if (path.includes('?')) throw new ConfigError('--engineio', `"${value}" must be a path without a query`);
+  return path.endsWith('/') ? path : `${path}/`;
 }

@@ -3,7 +3,7 @@
  * (DoctorReport); the human report renders the same objects.
  *
  * Check ids, in order: dns, tcp, tls, ws.upgrade, ws.accept, ws.negotiation, ws.roundtrip,
- * ws.idle, ws.keepalive, sse, poll. A step that could not run is present with status "skip".
+ * ws.idle, ws.keepalive, sse, poll, eio.open, eio.upgrade. A step that could not run is present with status "skip".
  */
 
 /** ok ✓, warn ! (works, but worth knowing), fail ✗ (a problem: exit code 1), skip (not run). */
@@ -20,7 +20,10 @@ export type CheckId =
   | 'ws.idle'
   | 'ws.keepalive'
   | 'sse'
-  | 'poll';
+  | 'poll'
+  /** engine.io (Socket.IO): the handshake over polling, then the upgrade of that session. */
+  | 'eio.open'
+  | 'eio.upgrade';
 
 export interface Check {
   readonly id: CheckId;

@@ -5,6 +5,7 @@
  */
 import type { DoctorOptions } from './options.js';
 import { probeConnect } from './probe-connect.js';
+import { probeEngineio } from './probe-engineio.js';
 import { probeIdle, skipKeepalive } from './probe-idle.js';
 import { probePoll } from './probe-poll.js';
 import { probeSse } from './probe-sse.js';
@@ -34,7 +35,8 @@ export async function runDoctor(opts: DoctorOptions, progress: ProgressSink): Pr
   add(...connect.checks);
 
   let upgraded = false;
-  const noWs = 'skipped (--ws none)';
+  const noWs =
+    opts.engineio !== null ? 'Socket.IO endpoint: see the engine.io checks' : 'skipped (--ws none)';
   if (!opts.ws) {
     // The connection the connect step opened is not needed.
     connect.conn?.socket.destroy();
@@ -80,17 +82,44 @@ export async function runDoctor(opts: DoctorOptions, progress: ProgressSink): Pr
   }
 
   // SSE and long-poll go over connections of their own; only skip them when nothing connects.
-  if (opts.sse === null) add(skipped('sse', 'SSE', 'skipped (--sse none)'));
+  const eio = opts.engineio !== null;
+  if (opts.sse === null)
+    add(
+      skipped(
+        'sse',
+        'SSE',
+        eio ? 'Socket.IO endpoint: not looked for (--sse PATH asks)' : 'skipped (--sse none)',
+      ),
+    );
   else if (!connect.conn) add(skipped('sse', 'SSE', 'no usable connection'));
   else {
     progress.step(`SSE: GET ${opts.sse.path}, watching for ${seconds(opts.sseWindowMs)}`);
     add(await probeSse(opts));
   }
-  if (opts.poll === null) add(skipped('poll', 'Long-poll', 'skipped (--poll none)'));
+  if (opts.poll === null)
+    add(
+      skipped(
+        'poll',
+        'Long-poll',
+        eio ? 'Socket.IO endpoint: not looked for (--poll PATH asks)' : 'skipped (--poll none)',
+      ),
+    );
   else if (!connect.conn) add(skipped('poll', 'Long-poll', 'no usable connection'));
   else {
     progress.step(`Long-poll: GET ${opts.poll.path}`);
     add(await probePoll(opts));
+  }
+
+  if (opts.engineio === null) {
+    const why = 'not a Socket.IO endpoint (--engineio PATH to probe one)';
+    add(skipped('eio.open', 'engine.io handshake', why), skipped('eio.upgrade', 'engine.io upgrade', why));
+  } else if (!connect.conn) {
+    const why = 'no usable connection';
+    add(skipped('eio.open', 'engine.io handshake', why), skipped('eio.upgrade', 'engine.io upgrade', why));
+  } else {
+    // Each engine.io step opens a connection of its own, as a Socket.IO client does.
+    progress.step(`engine.io: GET ${opts.engineio}?EIO=4&transport=polling, then the WebSocket upgrade`);
+    add(...(await probeEngineio(opts)).checks);
   }
 
   const verdict = buildVerdict(checks, { hostPort: `${opts.target.hostname}:${opts.target.port}` });

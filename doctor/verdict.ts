@@ -215,6 +215,43 @@ export function buildVerdict(checks: readonly Check[], ctx?: VerdictContext): Ve
       lines: [],
     });
 
+  const eioOpen = by.get('eio.open');
+  const eioUpgrade = by.get('eio.upgrade');
+  if (eioOpen?.status === 'fail') {
+    const d = eioOpen.data as { engineio?: boolean | null; errorCode?: number; errorMessage?: string };
+    if (d.engineio === true)
+      push('eio.open', {
+        problem: 'engineio-refused',
+        advice: `The engine.io server refused the handshake: ${d.errorMessage} (code ${d.errorCode}). Code 4 (Forbidden) comes from its allowRequest or CORS check; code 5 means another engine.io version (an EIO=3 server, or allowEIO3 off for EIO=3 clients).`,
+        lines: [],
+      });
+    else if (d.engineio === false)
+      push('eio.open', {
+        problem: 'engineio-not-found',
+        advice: `No engine.io server answers at ${String(eioOpen.data.path ?? '').split('?')[0]} (${eioOpen.summary.replace(/^no engine\.io server at \S+: /, '')}): check the Socket.IO server's path option (and --engineio PATH here), and the routes of every hop to it.`,
+        lines: [],
+      });
+  }
+  if (eioUpgrade?.status === 'fail' && eioUpgrade.data.stripped === true)
+    push('eio.upgrade', {
+      problem: 'engineio-upgrade-stripped',
+      advice: `Polling works, the WebSocket upgrade is stripped, so clients fall back to polling: the upgrade got HTTP ${eioUpgrade.data.status}, not 101, because a hop does not forward the Upgrade/Connection headers (the server saw a plain GET). In nginx, for the Socket.IO location:`,
+      lines: NGINX_UPGRADE_LINES,
+    });
+  else if (eioUpgrade?.status === 'fail')
+    push('eio.upgrade', {
+      problem: 'engineio-upgrade-failed',
+      advice: `Polling works, but the WebSocket upgrade failed (${eioUpgrade.summary}), so clients stay on polling.`,
+      lines: [],
+    });
+  else if (eioUpgrade?.status === 'warn' && eioUpgrade.data.offered === false)
+    push('eio.upgrade', {
+      problem: 'engineio-no-upgrade',
+      advice:
+        "The server offers no WebSocket upgrade (its transports option lists polling only): every client stays on polling. Add 'websocket' to the server's transports if that is not on purpose.",
+      lines: [],
+    });
+
   // Every failed check gets a fix, so "fix the problems below" never lists nothing.
   const covered = new Set(fixes.map((f) => f.problem));
   const FIX_OF: Partial<Record<CheckId, string[]>> = {
@@ -233,6 +270,8 @@ export function buildVerdict(checks: readonly Check[], ctx?: VerdictContext): Ve
     'ws.idle': ['idle-timeout'],
     'ws.keepalive': ['keepalive-failed'],
     sse: ['sse-buffered', 'sse-content-type'],
+    'eio.open': ['engineio-refused', 'engineio-not-found'],
+    'eio.upgrade': ['engineio-upgrade-stripped', 'engineio-upgrade-failed'],
   };
   for (const c of checks) {
     if (c.status !== 'fail' || (FIX_OF[c.id] ?? []).some((p) => covered.has(p))) continue;
@@ -249,6 +288,39 @@ export function buildVerdict(checks: readonly Check[], ctx?: VerdictContext): Ve
   const pollUsable = status('poll') === 'ok' || status('poll') === 'warn';
   const transport: Transport = wsUsable ? 'websocket' : sseUsable ? 'sse' : pollUsable ? 'long-poll' : 'none';
   const healthy = !checks.some((c) => c.status === 'fail');
+
+  // A Socket.IO endpoint: its own ladder, WebSocket after polling.
+  if (eioOpen && eioOpen.status !== 'skip') {
+    const healthy = !checks.some((c) => c.status === 'fail');
+    if (eioOpen.status === 'fail') {
+      return {
+        transport: 'none',
+        healthy: false,
+        summary: `Socket.IO cannot connect through this path. First failure: ${hopPhrase(checks.find((c) => c.status === 'fail')!, ctx)}.`,
+        fixes,
+      };
+    }
+    if (eioUpgrade?.status === 'ok')
+      return {
+        transport: 'websocket',
+        healthy,
+        summary: healthy
+          ? 'Healthy: Socket.IO connects over polling and upgrades to WebSocket.'
+          : 'Socket.IO upgrades to WebSocket; fix the problems below.',
+        fixes,
+      };
+    return {
+      transport: 'long-poll',
+      healthy,
+      summary:
+        eioUpgrade?.data.stripped === true
+          ? 'Socket.IO: polling works, the WebSocket upgrade is stripped, so clients fall back to polling.'
+          : eioUpgrade?.status === 'fail'
+            ? 'Socket.IO: polling works, the WebSocket upgrade fails, so clients stay on polling.'
+            : 'Socket.IO works over polling only.',
+      fixes,
+    };
+  }
 
   const name = { websocket: 'WebSocket', sse: 'SSE', 'long-poll': 'long-poll', none: 'nothing' }[transport];
   const offered = (['ws.upgrade', 'sse', 'poll'] as const).filter(

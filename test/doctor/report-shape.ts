@@ -14,6 +14,8 @@ export const CHECK_IDS: readonly CheckId[] = [
   'ws.keepalive',
   'sse',
   'poll',
+  'eio.open',
+  'eio.upgrade',
 ];
 
 /** Parses stdout as one JSON report and checks every documented field is there. */
