@@ -11,6 +11,7 @@ import type { Dashboard, Panel, RowPanel } from '@grafana/grafana-foundation-sdk
 import { failureModesBoard } from './failure-modes.js';
 import { formatJson } from './json-format.js';
 import { overviewBoard } from './overview.js';
+import { protocolsBoard } from './protocols.js';
 
 export interface Board {
   /** Path of the committed JSON, relative to the repository root. */
@@ -21,6 +22,7 @@ export interface Board {
 export const BOARDS: readonly Board[] = [
   { file: 'dashboards/overview.json', build: () => numberPanels(overviewBoard().build()) },
   { file: 'dashboards/failure-modes.json', build: () => numberPanels(failureModesBoard().build()) },
+  { file: 'dashboards/protocols.json', build: () => numberPanels(protocolsBoard().build()) },
 ];
 
 /** Grafana keys panels (links, alerts, repeat) by id: give each a stable one in layout order. */

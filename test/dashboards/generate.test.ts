@@ -13,10 +13,10 @@ import { formatJson } from '../../dashboards/src/json-format.js';
 const ROOT = repoRoot();
 
 describe('committed dashboards', () => {
-  test('are the two boards, at their agreed paths', () => {
+  test('are the three boards, at their agreed paths', () => {
     assert.deepEqual(
       BOARDS.map((b) => b.file),
-      ['dashboards/overview.json', 'dashboards/failure-modes.json'],
+      ['dashboards/overview.json', 'dashboards/failure-modes.json', 'dashboards/protocols.json'],
     );
   });
 

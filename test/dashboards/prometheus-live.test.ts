@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { metricNamesIn } from '../../dashboards/src/metric-refs.js';
+import { PROTOCOLS_UID } from '../../dashboards/src/protocols.js';
 import { listPanelQueries } from '../../dashboards/src/queries.js';
 import { NativeEnvironment } from '../../lab/env/native.js';
 import { type AlertWatch, watchAlerts } from '../../lab/env/prometheus-watch.js';
@@ -82,7 +83,9 @@ describe('dashboards and alerts on a live Prometheus during the drills', { timeo
   });
 
   test('every panel query returns at least one series over the run', async () => {
-    const queries = listPanelQueries();
+    // The protocols board reads what the decoders see of Socket.IO, graphql-ws and SSE apps the
+    // drills do not all run: protocols-prometheus.test.ts drives those apps through a sidecar.
+    const queries = listPanelQueries().filter((q) => q.dashboard !== PROTOCOLS_UID);
     assert.equal(queries.length, 62);
     const empty: string[] = [];
     for (const q of queries) {

@@ -28,7 +28,8 @@ describe('listPanelQueries', () => {
       for (const p of b.build().panels ?? []) targets += (p as { targets?: unknown[] }).targets?.length ?? 0;
     }
     assert.equal(queries.length, targets);
-    assert.equal(queries.length, 62);
+    // 62 on the overview and failure-modes boards, 22 on the protocols board.
+    assert.equal(queries.length, 84);
   });
 
   test('names the dashboard by uid and the panel by title', () => {
@@ -39,7 +40,7 @@ describe('listPanelQueries', () => {
     });
     assert.deepEqual(
       new Set(queries.map((q) => q.dashboard)),
-      new Set(['socketlens-overview', 'socketlens-failure-modes']),
+      new Set(['socketlens-overview', 'socketlens-failure-modes', 'socketlens-protocols']),
     );
   });
 

@@ -58,7 +58,7 @@ describe('both boards', () => {
   test('have our own stable uids', () => {
     assert.deepEqual(
       boards.map(([, d]) => d.uid),
-      ['socketlens-overview', 'socketlens-failure-modes'],
+      ['socketlens-overview', 'socketlens-failure-modes', 'socketlens-protocols'],
     );
   });
 
