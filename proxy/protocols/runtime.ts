@@ -25,7 +25,10 @@ export class ProtocolRuntime {
   httpRequest(req: IncomingMessage, origin: SessionOrigin): EnginePollingRequest | null {
     if (!this.engineio) return null;
     const eio = engineioRequest(req.url ?? '/', this.ctx.config.engineioPath);
-    if (!eio || (req.method !== 'GET' && req.method !== 'POST')) return null;
+    // Only polling requests belong to a session over HTTP. A transport=websocket request that
+    // arrives as plain HTTP is an upgrade a hop stripped: its 400 refuses the upgrade, not the
+    // session, which goes on polling (the relay logs the attempt as upgrade_stripped).
+    if (!eio || eio.transport !== 'polling' || (req.method !== 'GET' && req.method !== 'POST')) return null;
     return new EnginePollingRequest(this.ctx, this.engineio, req, eio, origin);
   }
 

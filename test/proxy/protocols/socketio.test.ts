@@ -170,6 +170,37 @@ describe('Socket.IO 4 through the sidecar (real socket.io and socket.io-client)'
     }
   });
 
+  it('an upgrade stripped on the way (a plain GET transport=websocket, 400) leaves the session on polling, one line', async () => {
+    sidecar = await startTestSidecar(app.port);
+    try {
+      const c = await connect(sidecar.url, ['polling']);
+      const sid = c.io.engine.id;
+      // What a hop without the Upgrade/Connection pair forwards of the client's upgrade attempt.
+      const res = await fetch(`${sidecar.url}/socket.io/?EIO=4&transport=websocket&sid=${sid}`, {
+        headers: { 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' },
+      });
+      assert.equal(res.status, 400);
+      assert.equal(await res.text(), '{"code":3,"message":"Bad request"}');
+      assert.equal(await c.emitWithAck('chat', 'after'), 'got after');
+      c.disconnect();
+      await waitUntil(() => sidecar.logs.some((l) => l.protocol === 'engineio'), 5000);
+      await new Promise((r) => setTimeout(r, 200));
+      const sessions = sidecar.logs.filter((l) => l.protocol === 'engineio');
+      assert.equal(sessions.length, 1, JSON.stringify(sidecar.logs));
+      assert.equal(sessions[0].session, sid);
+      assert.deepEqual(sessions[0].transports, ['polling']);
+      assert.equal(sessions[0].reason, 'transport close');
+      // The stripped attempt is logged as what it is, a failed upgrade.
+      assert.deepEqual(
+        sidecar.logs.filter((l) => l.protocol === undefined).map((l) => [l.reason, l.status]),
+        [['upgrade_stripped', 400]],
+      );
+      assert.equal(await sidecar.metric('engineio_sessions_total'), 1);
+    } finally {
+      await sidecar.close();
+    }
+  });
+
   it('caps distinct event names: past --label-cap they are __other__ and the overflow is counted', async () => {
     sidecar = await startTestSidecar(app.port, { labelCap: 5 });
     try {
