@@ -8,6 +8,7 @@ import { drill as rejectedUpgrade } from './rejected-upgrade.js';
 import { drill as rollingDeploy } from './rolling-deploy.js';
 import { drill as slowConsumer } from './slow-consumer.js';
 import { drill as slowHandshake } from './slow-handshake.js';
+import { drill as socketioUpgrade } from './socketio-upgrade.js';
 import type { Drill } from './types.js';
 import { drill as upgradeStripped } from './upgrade-stripped.js';
 
@@ -22,4 +23,5 @@ export const DRILLS: readonly Drill[] = [
   crossNode,
   fallbackLadder,
   rollingDeploy,
+  socketioUpgrade,
 ];

@@ -54,7 +54,18 @@ export interface Drill {
    * for the slower one: under compose every component is a container the drill (re)creates.
    */
   timeoutMs?: number;
+  /**
+   * Set when the drill runs in the native lab only: why it cannot run elsewhere. In another
+   * environment it is reported as skipped with this reason.
+   */
+  nativeOnly?: string;
   run(env: LabEnvironment, opts: DrillOptions): Promise<DrillResult>;
+}
+
+/** The result of a drill that does not apply to this environment or service, with the reason. */
+export function skippedResult(reason: string): DrillResult {
+  const c = check(true, `skipped: ${reason}`);
+  return { symptom: c, detected: c, mitigated: c, figure: 'skipped', series: [], skipped: reason };
 }
 
 export function check(ok: boolean, detail: string): Check {

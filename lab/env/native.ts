@@ -15,6 +15,7 @@ import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Backend, startBackend } from '../backend/server.js';
+import { startSocketioApp } from '../backend/socketio-app.js';
 import { drainOverAdmin } from './admin-drain.js';
 import { type PrometheusServer, startPrometheus } from '../runner/components/prometheus.js';
 import {
@@ -34,6 +35,7 @@ import { startSidecar } from '../../proxy/sidecar.js';
 import { WsConnection } from '../../proxy/ws/connection.js';
 import type { CloseRecord } from '../../proxy/telemetry/close-log.js';
 import type {
+  LabApp,
   LabBackendNode,
   LabEdge,
   LabEnvironment,
@@ -148,6 +150,12 @@ export class NativeEnvironment implements LabEnvironment {
       },
     };
     return node;
+  }
+
+  async socketioApp(opts: { pingIntervalMs?: number; pingTimeoutMs?: number } = {}): Promise<LabApp> {
+    const app = await startSocketioApp({ host: HOST, ...opts });
+    this.#own(() => app.close());
+    return { url: app.url, address: app.address, closedOn: async () => app.closedOn() };
   }
 
   async sidecar(target: string, overrides: SidecarOverrides = {}): Promise<LabSidecar> {

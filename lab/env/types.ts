@@ -24,6 +24,15 @@ export interface LabBackendNode {
   publish(room: string, data: unknown): Promise<void>;
 }
 
+/** A third-party app the lab runs as a backend (e.g. a real Socket.IO server). */
+export interface LabApp {
+  readonly url: string;
+  /** host:port, for components that forward to it. */
+  readonly address: string;
+  /** Transport each engine.io session was on when it closed, as the app saw it. */
+  closedOn(): Promise<string[]>;
+}
+
 export interface LabSidecar {
   readonly url: string;
   readonly address: string;
@@ -89,6 +98,11 @@ export interface LabEnvironment {
   readonly kind: EnvKind;
   /** A demo backend node; `redis: true` joins the shared Redis bus (cross-node broadcast). */
   backend(opts: { nodeId: string; redis?: boolean; heartbeatIntervalMs?: number }): Promise<LabBackendNode>;
+  /**
+   * A real Socket.IO 4 app (lab/backend/socketio-app.ts). Native environment only: the compose
+   * file has no Socket.IO service.
+   */
+  socketioApp?(opts?: { pingIntervalMs?: number; pingTimeoutMs?: number }): Promise<LabApp>;
   /** A sidecar in front of `target` (a backend or anything speaking HTTP). */
   sidecar(target: string, overrides?: SidecarOverrides): Promise<LabSidecar>;
   /** nginx TLS edge in front of `upstream` (host:port): `/`, `/stripped/`, `/buffered/`. */

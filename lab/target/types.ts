@@ -4,7 +4,7 @@
  * service to send data uses `message` (from --message-file) and says so when it has none.
  */
 import type { LabEnvironment } from '../env/types.js';
-import { check, type DrillOptions, type DrillResult } from '../drills/types.js';
+import { type DrillOptions, type DrillResult, skippedResult } from '../drills/types.js';
 
 export interface TargetSpec {
   /** http://host:port of the service. */
@@ -30,6 +30,5 @@ export interface TargetDrill {
 
 /** A drill that cannot apply to this service: reported as skipped, with the reason. */
 export function skipped(reason: string): DrillResult {
-  const c = check(true, `skipped: ${reason}`);
-  return { symptom: c, detected: c, mitigated: c, figure: 'skipped', series: [], skipped: reason };
+  return skippedResult(reason);
 }

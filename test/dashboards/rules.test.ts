@@ -24,7 +24,7 @@ describe('promtool', () => {
   test(`check rules ${RULES_FILE}`, { skip }, () => {
     const r = promtool('check', 'rules', RULES_FILE);
     assert.equal(r.status, 0, r.stdout + r.stderr);
-    assert.match(r.stdout, /SUCCESS: 27 rules found/);
+    assert.match(r.stdout, /SUCCESS: 30 rules found/);
   });
 
   test(`test rules ${RULES_TEST_FILE}`, { skip }, () => {
@@ -48,7 +48,7 @@ describe('promtool', () => {
 });
 
 describe('alerts', () => {
-  test('there is one per failure mode, handshake health, and one for drains and rebalancing', () => {
+  test('there is one per failure mode, handshake health, one for drains and rebalancing, one for Socket.IO upgrades', () => {
     assert.deepEqual(
       alerts.map((a) => a.alert),
       [
@@ -61,6 +61,7 @@ describe('alerts', () => {
         'SocketlensSlowConsumer',
         'SocketlensHandshakeFailures',
         'SocketlensHandshakeSlow',
+        'SocketlensEngineioNotUpgrading',
       ],
     );
   });
