@@ -57,8 +57,8 @@ export const FAULT_OPTIONS: readonly OptionSpec[] = [
     kind: 'string',
     group: G_MATCH,
     noEnv: true,
-    choices: ['websocket'],
-    help: 'Only this transport.',
+    choices: ['websocket', 'sse', 'longpoll'],
+    help: 'Only this transport (default: every transport the action applies to).',
   },
   { flag: 'protocol', kind: 'string', group: G_MATCH, noEnv: true, help: 'Only this WebSocket subprotocol.' },
   {

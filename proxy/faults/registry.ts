@@ -10,10 +10,15 @@
  */
 import type { ConnectionTable } from '../connections/table.js';
 import type { SidecarMetrics } from '../metrics/registry.js';
+import { HttpStream } from '../http/stream.js';
 import { WsConnection } from '../ws/connection.js';
 import { type Application, applyFault } from './apply.js';
+import { applyStreamFault } from './apply-stream.js';
 import { seededRandom } from './random.js';
-import { type FaultAction, type FaultSpec, UPGRADE_ACTIONS } from './spec.js';
+import { actsOn, type FaultAction, type FaultSpec, type FaultTransport, UPGRADE_ACTIONS } from './spec.js';
+
+/** What a connection fault can act on: a WebSocket, an SSE stream or a long-poll. */
+export type FaultTarget = WsConnection | HttpStream;
 
 /** The JSON line written when a fault starts or ends. */
 export interface FaultRecord {
@@ -139,7 +144,8 @@ export class FaultRegistry {
     this.metrics.faultsActive.labels(spec.action).inc();
     this.record(fault, 'fault_started');
     if (spec.match.live && !UPGRADE_ACTIONS.has(spec.action)) {
-      for (const c of [...this.table.connections()]) if (c instanceof WsConnection) this.offer(fault, c);
+      for (const c of [...this.table.connections()])
+        if (c instanceof WsConnection || (c instanceof HttpStream && c.faultable)) this.offer(fault, c);
     }
     return fault.view();
   }
@@ -172,12 +178,21 @@ export class FaultRegistry {
     return ids.length;
   }
 
-  /** An upgrade request about to be forwarded: the first matching upgrade fault decides. */
-  onUpgrade(clientId: string, path: string, offered: string | undefined): UpgradeFault | null {
+  /**
+   * An upgrade request, or a request that opens an SSE stream or a long-poll, about to be
+   * forwarded: the first matching upgrade fault decides.
+   */
+  onUpgrade(
+    clientId: string,
+    path: string,
+    offered: string | undefined,
+    transport: FaultTransport = 'websocket',
+  ): UpgradeFault | null {
     if (this.faults.size === 0) return null;
     const protocols = offered ? offered.split(',').map((p) => p.trim()) : [];
     for (const f of this.faults.values()) {
-      if (!UPGRADE_ACTIONS.has(f.spec.action) || !f.matches(clientId, path, protocols) || !f.draw()) continue;
+      if (!UPGRADE_ACTIONS.has(f.spec.action) || !actsOn(f.spec, transport)) continue;
+      if (!f.matches(clientId, path, protocols) || !f.draw()) continue;
       f.hit('', clientId);
       this.metrics.faultHits.labels(f.spec.action).inc();
       if (f.spec.action === 'slow-handshake')
@@ -189,23 +204,31 @@ export class FaultRegistry {
     return null;
   }
 
-  /** A WebSocket connection just opened: every matching connection fault acts on it. */
-  onOpen(conn: WsConnection): void {
+  /**
+   * A connection just opened (a WebSocket's 101, an SSE stream's response, a long-poll's request):
+   * every matching connection fault acts on it.
+   */
+  onOpen(conn: FaultTarget): void {
     if (this.faults.size === 0) return;
     for (const f of [...this.faults.values()]) if (!UPGRADE_ACTIONS.has(f.spec.action)) this.offer(f, conn);
   }
 
-  private offer(fault: Fault, conn: WsConnection): void {
-    // The protocol is the negotiated subprotocol, or what a protocol decoder recognised (engineio).
+  private offer(fault: Fault, conn: FaultTarget): void {
+    if (!actsOn(fault.spec, conn.transport as FaultTransport)) return;
+    // The protocol is the negotiated subprotocol, or what a protocol decoder recognised (engineio, sse).
     const protocols: string[] = [];
-    if (conn.protocol) protocols.push(conn.protocol);
+    if (conn instanceof WsConnection && conn.protocol) protocols.push(conn.protocol);
     const decoded = conn.protocolView()?.protocol;
     if (decoded) protocols.push(decoded);
     if (!fault.matches(conn.clientId, conn.path, protocols)) return;
     if (!fault.draw()) return;
     fault.hit(conn.id, conn.clientId);
     this.metrics.faultHits.labels(fault.spec.action).inc();
-    const app = applyFault(fault.spec, conn, fault.spec.match.seed + fault.hits);
+    const seed = fault.spec.match.seed + fault.hits;
+    const app =
+      conn instanceof WsConnection
+        ? applyFault(fault.spec, conn, seed)
+        : applyStreamFault(fault.spec, conn, seed);
     if (app === null) return;
     fault.apps.add(app);
     conn.done.then(() => fault.apps.delete(app));

@@ -8,7 +8,18 @@
  * bound: the sender meets TCP back-pressure instead. `stop()` writes what is queued and hands
  * the pipe back.
  */
-import type { Pipe, PipeShaper } from '../ws/pipe.js';
+import type { PipeShaper } from '../ws/pipe.js';
+
+/**
+ * Where a shaper releases bytes: one direction of a WebSocket (ws/pipe.ts Pipe) or the response
+ * body of an SSE stream or long-poll (http/relay.ts StreamRelay).
+ */
+export interface ShapedOutput {
+  shaper: PipeShaper | null;
+  readonly dst: { readonly destroyed: boolean };
+  writeOut(buf: Buffer): void;
+  holdSource(on: boolean): void;
+}
 
 export const HOLD_BYTES = 256 * 1024;
 
@@ -18,7 +29,7 @@ export abstract class QueueShaper implements PipeShaper {
   private timer: NodeJS.Timeout | null = null;
   private holding = false;
 
-  constructor(protected readonly pipe: Pipe) {}
+  constructor(protected readonly pipe: ShapedOutput) {}
 
   push(buf: Buffer): void {
     this.bufs.push(buf);
@@ -83,7 +94,7 @@ export class DelayShaper extends QueueShaper {
   private last = 0;
 
   constructor(
-    pipe: Pipe,
+    pipe: ShapedOutput,
     private readonly delayMs: number,
     private readonly jitterMs: number,
     private readonly random: () => number,
@@ -118,7 +129,7 @@ export class ThrottleShaper extends QueueShaper {
   private readonly burst: number;
 
   constructor(
-    pipe: Pipe,
+    pipe: ShapedOutput,
     private readonly rate: number,
   ) {
     super(pipe);

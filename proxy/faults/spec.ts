@@ -25,6 +25,37 @@ export const UPGRADE_ACTIONS: ReadonlySet<FaultAction> = new Set(['reject-upgrad
 /** Which way a fault acts: on what travels toward the client, toward the backend, or both. */
 export type FaultSide = 'client' | 'backend' | 'both';
 
+export const FAULT_TRANSPORTS = ['websocket', 'sse', 'longpoll'] as const;
+export type FaultTransport = (typeof FAULT_TRANSPORTS)[number];
+
+/**
+ * The transports each action acts on. On an SSE stream or a long-poll the sidecar relays the
+ * backend's response toward the client: it can end it (close), reset it (cut), hold it (stall),
+ * delay it (per SSE event, per poll answer), throttle it, cut it mid-event (truncate), refuse a
+ * new stream or poll with a status (reject-upgrades), or hold its response headers
+ * (slow-handshake). Pongs and close frames exist on WebSockets only.
+ */
+export const ACTION_TRANSPORTS: Record<FaultAction, readonly FaultTransport[]> = {
+  close: FAULT_TRANSPORTS,
+  'drop-pongs': ['websocket'],
+  'withhold-close': ['websocket'],
+  stall: FAULT_TRANSPORTS,
+  delay: FAULT_TRANSPORTS,
+  throttle: FAULT_TRANSPORTS,
+  cut: FAULT_TRANSPORTS,
+  truncate: FAULT_TRANSPORTS,
+  'reject-upgrades': FAULT_TRANSPORTS,
+  'slow-handshake': FAULT_TRANSPORTS,
+};
+
+/** True when `spec` acts on connections of `transport` (its match and its direction allowing). */
+export function actsOn(spec: FaultSpec, transport: FaultTransport): boolean {
+  if (spec.match.transport !== null && spec.match.transport !== transport) return false;
+  if (!ACTION_TRANSPORTS[spec.action].includes(transport)) return false;
+  // An SSE stream or a poll carries the backend's bytes toward the client only.
+  return transport === 'websocket' || UPGRADE_ACTIONS.has(spec.action) || spec.direction !== 'backend';
+}
+
 export interface FaultMatch {
   /** Exact client id (as resolved from the header, the query or a JWT/forward-auth principal). */
   clientId: string | null;
@@ -33,8 +64,8 @@ export interface FaultMatch {
   /** Fraction of the otherwise matching connections hit, drawn from a random stream seeded by `seed`. */
   share: number;
   seed: number;
-  /** Only 'websocket' for now: every action acts on WebSocket upgrades or frames. */
-  transport: 'websocket' | null;
+  /** One transport; null: every transport the action applies to (ACTION_TRANSPORTS). */
+  transport: FaultTransport | null;
   /**
    * The protocol: the WebSocket subprotocol the backend chose, or the one a protocol decoder
    * recognised (e.g. `engineio`); for upgrade actions, a subprotocol the client offered.
@@ -145,11 +176,11 @@ function parseMatch(raw: unknown): FaultMatch {
   if (typeof share !== 'number' || !(share > 0 && share <= 1))
     throw new FaultSpecError('match.share', `expected a fraction in (0, 1], got ${JSON.stringify(share)}`);
   const seed = int(raw, 'seed', 1, 0, 2 ** 32 - 1);
-  const transport = raw.transport ?? null;
-  if (transport !== null && transport !== 'websocket')
+  const transport = (raw.transport ?? null) as FaultTransport | null;
+  if (transport !== null && !FAULT_TRANSPORTS.includes(transport))
     throw new FaultSpecError(
       'match.transport',
-      `faults act on WebSocket upgrades and frames only; "websocket" is the one transport accepted, got ${JSON.stringify(transport)}`,
+      `expected one of ${FAULT_TRANSPORTS.join(', ')}, got ${JSON.stringify(transport)}`,
     );
   const live = raw.live ?? false;
   if (typeof live !== 'boolean') throw new FaultSpecError('match.live', 'expected true or false');
@@ -185,6 +216,17 @@ export function parseFaultSpec(body: unknown): FaultSpec {
       `expected client, backend or both, got ${JSON.stringify(direction)}`,
     );
   const match = parseMatch(body.match);
+  const t = match.transport;
+  if (t !== null && !ACTION_TRANSPORTS[a].includes(t))
+    throw new FaultSpecError(
+      'match.transport',
+      `${a} does not apply to ${t}: ${a === 'drop-pongs' ? 'pongs' : 'close frames'} exist on WebSocket connections only; use "transport": "websocket"`,
+    );
+  if (t !== null && t !== 'websocket' && !UPGRADE_ACTIONS.has(a) && direction === 'backend')
+    throw new FaultSpecError(
+      'direction',
+      `${a} toward the backend does not apply to ${t}: after its request, ${t === 'sse' ? 'an SSE stream' : 'a long-poll'} carries bytes toward the client only; use "direction": "client"`,
+    );
   if (UPGRADE_ACTIONS.has(a) && match.live)
     throw new FaultSpecError('match.live', `${a} acts on new upgrades only`);
   const durationMs = duration(body, 'duration', 60_000);

@@ -128,13 +128,38 @@ export function createHttpHandler(ctx: SidecarContext): HttpHandler {
       refuseDraining(ctx, res, st.transport === 'longpoll' ? 'longpoll' : 'sse');
       return;
     }
-    states.set(req, st);
-    if (st.transport === 'longpoll') st.stream = track(ctx, 'longpoll', clientId, req, res);
-    if (engine) {
-      st.stream?.belongTo(engine);
-      res.once('close', () => engine.closed());
+    const forward = (): void => {
+      states.set(req, st);
+      if (st.transport === 'longpoll') st.stream = track(ctx, 'longpoll', clientId, req, res);
+      if (engine) {
+        st.stream?.belongTo(engine);
+        res.once('close', () => engine.closed());
+      }
+      proxy.web(req, res);
+      // A long-poll meets the faults from its request on (an SSE stream once its body flows).
+      if (st.stream?.relay) ctx.faults?.onOpen(st.stream);
+    };
+    const opening = ctx.faults ? streamOpening(req, st.transport) : null;
+    const fault = opening
+      ? ctx.faults!.onUpgrade(
+          clientId,
+          target,
+          opening.protocol ?? (engine ? 'engineio' : undefined),
+          opening.transport,
+        )
+      : null;
+    if (fault?.kind === 'reject') {
+      refuseByFault(ctx, res, opening!.transport, fault.status, fault.faultId, fault.headers);
+      return;
     }
-    proxy.web(req, res);
+    if (fault?.kind === 'delay') {
+      // slow-handshake: the backend sees the request (and the client its response head) this much later.
+      ctx.clock.after(fault.delayMs, () => {
+        if (!res.destroyed && !req.destroyed) forward();
+      });
+      return;
+    }
+    forward();
   };
   return Object.assign(handle, { close: () => agent?.destroy() });
 }
@@ -163,6 +188,39 @@ function stripped(ctx: SidecarContext, req: IncomingMessage, res: ServerResponse
       status: res.statusCode,
     }),
   );
+}
+
+/**
+ * A request that opens an SSE stream (the client accepts text/event-stream, as EventSource always
+ * does) or a long-poll, and the protocol a fault's `match.protocol` sees in it; null otherwise.
+ */
+function streamOpening(
+  req: IncomingMessage,
+  transport: Transport,
+): { transport: 'sse' | 'longpoll'; protocol: string | undefined } | null {
+  if (transport === 'longpoll') return { transport, protocol: undefined };
+  if (transport === 'http' && /text\/event-stream/i.test(String(req.headers.accept ?? '')))
+    return { transport: 'sse', protocol: 'sse' };
+  return null;
+}
+
+/** A fault (reject-upgrades) answers a new SSE stream or long-poll with its status before the backend sees it. */
+function refuseByFault(
+  ctx: SidecarContext,
+  res: ServerResponse,
+  transport: 'sse' | 'longpoll',
+  status: number,
+  faultId: string,
+  headers: Record<string, string>,
+): void {
+  ctx.metrics.httpRequests.labels(transport, statusClass(status)).inc();
+  const body = `socketlens: fault ${faultId} rejected this request\n`;
+  res.writeHead(status, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    ...headers,
+  });
+  res.end(body);
 }
 
 /** While draining, new long-polls and SSE streams go elsewhere; short requests are still served. */

@@ -10,6 +10,8 @@ import { statusClass } from '../metrics/definitions.js';
 import { protocolEnabled } from '../config/sidecar-options.js';
 import type { ProtocolView } from '../protocols/decoder.js';
 import { SseParser } from '../protocols/sse.js';
+import type { CloseReason } from '../metrics/definitions.js';
+import { StreamRelay } from './relay.js';
 
 /** A protocol session a stream is one request of (engine.io polling): it writes the log line. */
 export interface StreamSession {
@@ -24,23 +26,39 @@ export class EventBoundaryCounter {
   private inEvent = false; // a line of the current event has been seen since the last blank line
 
   push(chunk: Uint8Array): void {
-    for (let i = 0; i < chunk.length; i++) {
+    this.scan(chunk, 0, chunk.length, false);
+  }
+
+  /**
+   * Reads chunk[from, to). With `stopAtEvent`, stops just after the blank line that ends an event
+   * and returns that position; otherwise (or when no event ends in the range) returns `to`.
+   */
+  scan(chunk: Uint8Array, from: number, to: number, stopAtEvent: boolean): number {
+    for (let i = from; i < to; i++) {
       const b = chunk[i];
       if (b === 0x0a) {
         if (this.afterCr) {
           this.afterCr = false;
           continue; // the LF of a CRLF: the line already ended at the CR
         }
-        this.endLine();
+        if (this.endLine() && stopAtEvent) return i + 1;
       } else if (b === 0x0d) {
         this.afterCr = true;
-        this.endLine();
+        if (this.endLine() && stopAtEvent) {
+          // Take the LF of a CRLF blank line with it, when it is in the range.
+          if (i + 1 < to && chunk[i + 1] === 0x0a) {
+            this.afterCr = false;
+            return i + 2;
+          }
+          return i + 1;
+        }
       } else {
         this.afterCr = false;
         this.lineEmpty = false;
         this.inEvent = true;
       }
     }
+    return to;
   }
 
   /** True between events: nothing of a next event has been seen since the last blank line. */
@@ -48,12 +66,15 @@ export class EventBoundaryCounter {
     return this.lineEmpty && !this.inEvent;
   }
 
-  private endLine(): void {
-    if (this.lineEmpty) {
+  /** Ends a line; true when it was blank, so it ended an event. */
+  private endLine(): boolean {
+    const blank = this.lineEmpty;
+    if (blank) {
       this.events++;
       this.inEvent = false;
     }
     this.lineEmpty = true;
+    return blank;
   }
 }
 
@@ -73,6 +94,10 @@ export class HttpStream implements LiveConnection {
   private status = 0;
   private session: StreamSession | null = null;
   private endAtBoundary = false;
+  /** The body relay the fault API acts on (only with --faults; else http-proxy-3 pipes the body). */
+  readonly relay: StreamRelay | null;
+  /** Set when a fault ended or reset the stream: the reason its log line gives. */
+  private faultReason: CloseReason | null = null;
 
   constructor(
     private readonly ctx: SidecarContext,
@@ -101,6 +126,9 @@ export class HttpStream implements LiveConnection {
       this.resolveDone = r;
     });
     res.once('close', () => this.finish());
+    this.relay = ctx.faults ? new StreamRelay(res) : null;
+    // An SSE stream meets the faults once its response head is set and its body flows.
+    if (this.relay && transport === 'sse') this.relay.onAttach = () => ctx.faults?.onOpen(this);
   }
 
   /** Taps the backend's response body. */
@@ -182,6 +210,50 @@ export class HttpStream implements LiveConnection {
     this.res.destroy();
   }
 
+  // ---- fault injection (proxy/faults) ----
+
+  /** A fault may act on it: an SSE stream once its body flows, a long-poll from its request on. */
+  get faultable(): boolean {
+    return (
+      this.relay !== null && !this.finished && (this.transport === 'longpoll' || this.relay.src !== null)
+    );
+  }
+
+  /** True between two SSE events (always true for a long-poll). */
+  get atEventBoundary(): boolean {
+    return this.counter?.atBoundary ?? true;
+  }
+
+  /** A fault shapes the body: an SSE stream's head goes out now, so the client sees the stream open. */
+  shapingStarts(): void {
+    if (this.transport === 'sse' && !this.res.headersSent && !this.res.destroyed) this.res.flushHeaders();
+  }
+
+  /**
+   * A fault ends the stream: an SSE stream ends cleanly where it is (the last chunk, as if the
+   * server had ended it); a long-poll's connection is closed (FIN) with no more of the answer.
+   * The backend's leg is dropped either way.
+   */
+  faultEnd(reason: CloseReason): void {
+    if (this.finished || this.faultReason !== null) return;
+    this.faultReason = reason;
+    this.shuttingDown = true;
+    this.relay?.seal();
+    if (this.transport === 'sse' && !this.res.writableEnded) this.res.end();
+    else this.res.destroy();
+  }
+
+  /** A fault resets the client's TCP connection (RST) and drops the backend's leg. */
+  faultReset(reason: CloseReason): void {
+    if (this.finished) return;
+    this.faultReason ??= reason;
+    this.shuttingDown = true;
+    this.relay?.seal();
+    const socket = this.res.socket;
+    if (socket && !socket.destroyed) socket.resetAndDestroy();
+    else this.res.destroy();
+  }
+
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
@@ -194,7 +266,7 @@ export class HttpStream implements LiveConnection {
       metrics.longpollWait.observe(seconds);
       metrics.longpollResponses.labels(statusClass(status)).inc();
     }
-    const byProxy = this.shuttingDown && !this.serverEnded;
+    const byProxy = this.faultReason !== null || (this.shuttingDown && !this.serverEnded);
     const initiator = byProxy ? 'proxy' : this.serverEnded || this.res.writableFinished ? 'server' : 'client';
     if (this.session) {
       this.resolveDone();
@@ -208,7 +280,9 @@ export class HttpStream implements LiveConnection {
       path: this.path,
       closeCode: null,
       initiator,
-      reason: byProxy ? 'shutdown' : initiator === 'server' ? 'server_end' : 'client_disconnect',
+      reason:
+        this.faultReason ??
+        (byProxy ? 'shutdown' : initiator === 'server' ? 'server_end' : 'client_disconnect'),
       detail: null,
       durationMs: seconds * 1000,
       bytesIn: this.bytesIn(),

@@ -51,7 +51,14 @@ describe('fault API', () => {
       [{ action: 'cut', match: { share: 0 } }, 'match.share: expected a fraction in (0, 1], got 0'],
       [{ action: 'delay' }, 'delay: delay needs a delay, e.g. "delay": "200ms"'],
       [{ action: 'throttle', rate: 'fast' }, 'rate: throttle needs a rate in bytes per second'],
-      [{ action: 'cut', match: { transport: 'sse' } }, 'match.transport: faults act on WebSocket'],
+      [
+        { action: 'drop-pongs', match: { transport: 'sse' } },
+        'match.transport: drop-pongs does not apply to sse',
+      ],
+      [
+        { action: 'cut', match: { transport: 'mqtt' } },
+        'match.transport: expected one of websocket, sse, longpoll',
+      ],
       [
         { action: 'reject-upgrades', match: { live: true } },
         'match.live: reject-upgrades acts on new upgrades only',
