@@ -36,7 +36,7 @@ export interface SidecarContext {
   readonly reportExhaustion: (code: string, where: string) => void;
   /** Short unique connection ids: a per-process prefix and a counter. */
   nextId(): string;
-  /** The protocol decoders (engine.io, graphql-ws, SSE) and their shared state. */
+  /** The protocol decoders (engine.io, graphql-ws, MQTT, SSE) and their shared state. */
   readonly protocols: ProtocolRuntime;
 }
 

@@ -32,7 +32,7 @@ const G_FAULT = 'Fault injection';
 const G_PROTO = 'Protocol decoding';
 
 /** Names --protocols accepts besides auto and none. */
-export const DECODABLE_PROTOCOLS = ['engineio', 'graphql-ws', 'sse'] as const;
+export const DECODABLE_PROTOCOLS = ['engineio', 'graphql-ws', 'mqtt', 'sse'] as const;
 export type DecodableProtocol = (typeof DECODABLE_PROTOCOLS)[number];
 const G_DRAIN = 'Drain and rebalancing';
 
@@ -334,7 +334,7 @@ export const SIDECAR_OPTIONS = [
     kind: 'list',
     group: G_PROTO,
     default: ['auto'],
-    help: `Decoders to run inside connections: auto (all), none, or a list of ${DECODABLE_PROTOCOLS.join(', ')}. graphql-ws covers both graphql-ws subprotocols.`,
+    help: `Decoders to run inside connections: auto (all), none, or a list of ${DECODABLE_PROTOCOLS.join(', ')}. graphql-ws covers both graphql-ws subprotocols, mqtt both mqtt and mqttv3.1.`,
   },
   {
     flag: 'engineio-path',

@@ -45,5 +45,8 @@ export interface ConnectionSnapshot {
   session?: string;
   transports?: string[];
   last_events?: string[];
+  mqtt_version?: string;
+  mqtt_client_id?: string;
+  mqtt_refused?: string;
   compressed?: boolean;
 }

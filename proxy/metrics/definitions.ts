@@ -70,7 +70,7 @@ export const DIRECTIONS = ['client_to_server', 'server_to_client'] as const;
 export type Direction = (typeof DIRECTIONS)[number];
 
 /** The protocols the sidecar decodes inside connections (label `protocol`). */
-export const PROTOCOLS = ['engineio', 'graphql-transport-ws', 'graphql-ws', 'sse'] as const;
+export const PROTOCOLS = ['engineio', 'graphql-transport-ws', 'graphql-ws', 'mqtt', 'sse'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
 
 /**
@@ -134,6 +134,57 @@ export const GRAPHQL_REJECT_CODES = [
   '4500',
   '4504',
 ] as const;
+
+/** MQTT control packet types, in type-number order 1..15 (label `type` of mqtt_packets_total). */
+export const MQTT_PACKET_TYPES = [
+  'connect',
+  'connack',
+  'publish',
+  'puback',
+  'pubrec',
+  'pubrel',
+  'pubcomp',
+  'subscribe',
+  'suback',
+  'unsubscribe',
+  'unsuback',
+  'pingreq',
+  'pingresp',
+  'disconnect',
+  'auth',
+] as const;
+export type MqttPacketType = (typeof MQTT_PACKET_TYPES)[number];
+
+/**
+ * Why a broker refused a connection (label `reason` of mqtt_connack_refusals_total): the MQTT 5
+ * CONNACK reason names; the MQTT 3.1/3.1.1 return codes 1-5 map to the first five. A code
+ * outside the specification is "other".
+ */
+export const MQTT_REFUSAL_REASONS = [
+  'unsupported_protocol_version',
+  'client_identifier_not_valid',
+  'server_unavailable',
+  'bad_user_name_or_password',
+  'not_authorized',
+  'unspecified_error',
+  'malformed_packet',
+  'protocol_error',
+  'implementation_specific_error',
+  'server_busy',
+  'banned',
+  'bad_authentication_method',
+  'topic_name_invalid',
+  'packet_too_large',
+  'quota_exceeded',
+  'payload_format_invalid',
+  'retain_not_supported',
+  'qos_not_supported',
+  'use_another_server',
+  'server_moved',
+  'connection_rate_exceeded',
+  'other',
+] as const;
+export type MqttRefusalReason = (typeof MQTT_REFUSAL_REASONS)[number];
 
 /** Reserved `event` values of socketio_events_total for packets that are not named events. */
 export const SOCKETIO_PACKET_EVENTS = {
@@ -361,6 +412,25 @@ export const METRICS = {
     type: 'counter',
     help: 'graphql-ws connections the server closed with a 4xxx protocol code (4401 unauthorized, 4403 forbidden, 4408 init timeout, 4429 too many inits, ...), by subprotocol and code.',
     labels: ['subprotocol', 'code'],
+  },
+  mqttPackets: {
+    name: 'mqtt_packets_total',
+    type: 'counter',
+    help: 'MQTT control packets (MQTT 3.1, 3.1.1 and 5 over WebSocket) by direction and packet type; pingreq and pingresp are the MQTT heartbeats.',
+    labels: ['direction', 'type'],
+  },
+  mqttConnackRefusals: {
+    name: 'mqtt_connack_refusals_total',
+    type: 'counter',
+    help: 'MQTT connections the broker refused in its CONNACK, by reason (MQTT 5 reason names; 3.1.1 return codes map to the same names).',
+    labels: ['reason'],
+  },
+  mqttKeepaliveMisses: {
+    name: 'mqtt_keepalive_misses_total',
+    type: 'counter',
+    help: 'MQTT keep-alive misses by the silent peer: a client that sent nothing for 1.5 times its keep-alive (client), a PINGREQ not answered within the keep-alive (server).',
+    labels: ['peer'],
+    reveals: 'zombie',
   },
   sseStreamsActive: {
     name: 'sse_streams_active',

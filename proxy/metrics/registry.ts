@@ -110,6 +110,9 @@ export class SidecarMetrics {
   readonly graphqlFirstResult: client.Histogram<string>;
   readonly graphqlAck: client.Histogram<string>;
   readonly graphqlRejections: client.Counter<string>;
+  readonly mqttPackets: client.Counter<string>;
+  readonly mqttConnackRefusals: client.Counter<string>;
+  readonly mqttKeepaliveMisses: client.Counter<string>;
   readonly sseResumed: client.Counter<string>;
   readonly sseRetry: client.Histogram<string>;
   /** Live engine.io sessions at scrape time; set by the session registry. */
@@ -188,6 +191,9 @@ export class SidecarMetrics {
     this.graphqlFirstResult = histogram(METRICS.graphqlFirstResult);
     this.graphqlAck = histogram(METRICS.graphqlAck);
     this.graphqlRejections = counter(METRICS.graphqlRejections);
+    this.mqttPackets = counter(METRICS.mqttPackets);
+    this.mqttConnackRefusals = counter(METRICS.mqttConnackRefusals);
+    this.mqttKeepaliveMisses = counter(METRICS.mqttKeepaliveMisses);
     this.sseResumed = counter(METRICS.sseResumed);
     this.sseRetry = histogram(METRICS.sseRetry);
     const gauge = (d: MetricDefinition) =>
@@ -274,6 +280,7 @@ export class SidecarMetrics {
       for (const o of GRAPHQL_OUTCOMES) this.graphqlOperations.labels(sp, o).inc(0);
     }
     this.sseResumed.inc(0);
+    for (const peer of ['client', 'server']) this.mqttKeepaliveMisses.labels(peer).inc(0);
     for (const d of DIRECTIONS) {
       for (const tr of ['polling', 'websocket']) this.engineioMessages.labels(d, tr).inc(0);
     }

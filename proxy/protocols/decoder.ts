@@ -22,6 +22,12 @@ export interface ProtocolView {
   transports?: string[];
   /** The last Socket.IO event names (oldest first). */
   last_events?: string[];
+  /** MQTT: the protocol version of the CONNECT ("3.1", "3.1.1", "5"). */
+  mqtt_version?: string;
+  /** MQTT: the client id of the CONNECT, at most 23 printable ASCII characters (longer ones cut, with "…"). */
+  mqtt_client_id?: string;
+  /** MQTT: why the broker refused the connection in its CONNACK (a reason of mqtt_connack_refusals_total). */
+  mqtt_refused?: string;
   /** permessage-deflate was negotiated: compressed messages are counted, not read. */
   compressed?: boolean;
 }

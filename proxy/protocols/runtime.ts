@@ -11,6 +11,7 @@ import { EngineSessions, type SessionOrigin } from './engineio/session.js';
 import { EnginePollingRequest, EngineWsDecoder, engineioRequest } from './engineio/transports.js';
 import { GRAPHQL_TRANSPORT_WS, GRAPHQL_WS_LEGACY, GraphqlWsDecoder } from './graphql-ws.js';
 import { ProtocolLabels } from './labels-set.js';
+import { MQTT_SUBPROTOCOLS, MqttDecoder } from './mqtt.js';
 
 export class ProtocolRuntime {
   readonly labels: ProtocolLabels;
@@ -50,6 +51,8 @@ export class ProtocolRuntime {
       protocolEnabled(this.ctx.config, 'graphql-ws')
     )
       return new GraphqlWsDecoder(this.ctx, sub);
+    if ((MQTT_SUBPROTOCOLS as readonly string[]).includes(sub) && protocolEnabled(this.ctx.config, 'mqtt'))
+      return new MqttDecoder(this.ctx, sub);
     return null;
   }
 

@@ -31,6 +31,12 @@ export interface CloseRecord {
   transports?: string[];
   /** The last Socket.IO event names of the session (oldest first). */
   last_events?: string[];
+  /** MQTT: the protocol version of the CONNECT ("3.1", "3.1.1", "5"). */
+  mqtt_version?: string;
+  /** MQTT: the client id of the CONNECT, at most 23 printable ASCII characters (longer ones cut, with "…"). */
+  mqtt_client_id?: string;
+  /** MQTT: why the broker refused the connection in its CONNACK (a reason of mqtt_connack_refusals_total). */
+  mqtt_refused?: string;
   /** permessage-deflate was negotiated: compressed messages were counted, not decoded. */
   compressed?: boolean;
   /** SSE: comment lines (keep-alives) relayed; they are not events. */
