@@ -7,10 +7,11 @@ log() { printf '[deps] %s\n' "$*"; }
 
 need_apt=()
 # docker.io (dockerd 20.10, containerd, runc), debootstrap and iptables: the compose lab on a real
-# engine (.ci/compose.sh), with base images built offline from Debian.
+# engine (.ci/compose.sh), with base images built offline from Debian. mosquitto: the MQTT 5
+# broker the MQTT decoder is tested against (aedes speaks only MQTT 3.1.1).
 for cmd_pkg in nginx:nginx haproxy:haproxy redis-server:redis-server promtool:prometheus \
   chromium:chromium docker-compose:docker-compose openssl:openssl dockerd:docker.io \
-  debootstrap:debootstrap iptables:iptables; do
+  debootstrap:debootstrap iptables:iptables mosquitto:mosquitto; do
   cmd=${cmd_pkg%%:*}; pkg=${cmd_pkg##*:}
   if ! command -v "$cmd" >/dev/null 2>&1; then need_apt+=("$pkg"); fi
 done
@@ -25,7 +26,7 @@ if ((${#need_apt[@]})); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
   # Debian starts these as services on install; the lab runs its own instances.
-  for svc in nginx haproxy redis-server prometheus docker containerd; do
+  for svc in nginx haproxy redis-server prometheus docker containerd mosquitto; do
     (service "$svc" stop >/dev/null 2>&1 || true)
   done
 else
