@@ -61,11 +61,16 @@ async function storm(env: LabEnvironment, backoff: Omit<BackoffOptions, 'random'
     const samples: Array<[number, number]> = [];
     let last = before;
     const sampler = setInterval(() => {
-      void sidecar.metric(METRICS.connectionsOpened.name).then((v) => {
-        const now = Date.now();
-        samples.push([now - wallRestart, v - last]);
-        last = v;
-      });
+      sidecar.metric(METRICS.connectionsOpened.name).then(
+        (v) => {
+          const now = Date.now();
+          samples.push([now - wallRestart, v - last]);
+          last = v;
+        },
+        // A scrape that fails (a busy sidecar refusing for a moment) only loses that sample; it
+        // must not end the lab as an unhandled rejection.
+        () => {},
+      );
     }, 100);
     await hop.restart();
     let backError: string | null = null;
