@@ -10,7 +10,7 @@
  */
 import { spawnFleet } from '../client/fleet.js';
 import { METRICS } from '../../proxy/metrics/definitions.js';
-import type { LabEnvironment } from '../env/types.js';
+import type { LabEnvironment, LabSidecar } from '../env/types.js';
 import { check, type Drill } from './types.js';
 import { histogramPoints, peakPerWindow, poll, sleep } from './util.js';
 
@@ -21,6 +21,8 @@ const WINDOW_MS = 30_000;
 const DELAY_MS = 1000;
 /** Staggering must cut the survivor's peak by at least this factor. */
 const MIN_FACTOR = 4;
+/** Every client must be open within this long of the fleet's start. */
+const CONNECT_WITHIN_MS = 30_000;
 /** Every client must be open again within this long after the drain ended. */
 const BACK_WITHIN_MS = 15_000;
 
@@ -45,15 +47,17 @@ async function rollOne(env: LabEnvironment, windowMs: number): Promise<Phase> {
   const s2 = await env.sidecar(b2.address);
   const pool = await env.pool([s1, s2]);
   const fleet = await spawnFleet({ baseUrl: pool.url, count: CLIENTS });
+  const held = async (s: LabSidecar) =>
+    (await s.metric(METRICS.connectionsActive.name)) +
+    (await s.metric(METRICS.realtimeActive.name, { transport: 'sse' })) +
+    (await s.metric(METRICS.realtimeActive.name, { transport: 'longpoll' }));
   try {
+    // Every client open (a few may have landed on a fallback transport when a handshake was slow
+    // on a loaded machine), then both sidecars holding all of them.
+    await fleet.whenAllOpen(CONNECT_WITHIN_MS);
     await poll(
       'both replicas holding connections',
-      async () =>
-        (await s1.metric(METRICS.connectionsActive.name)) +
-          (await s2.metric(METRICS.connectionsActive.name)) ===
-        CLIENTS
-          ? true
-          : undefined,
+      async () => ((await held(s1)) + (await held(s2)) === CLIENTS ? true : undefined),
       10_000,
     );
     await sleep(300);
@@ -67,10 +71,7 @@ async function rollOne(env: LabEnvironment, windowMs: number): Promise<Phase> {
     }
     await sleep(300);
     const counts = await fleet.counts();
-    const survivorActive =
-      (await s2.metric(METRICS.connectionsActive.name)) +
-      (await s2.metric(METRICS.realtimeActive.name, { transport: 'sse' })) +
-      (await s2.metric(METRICS.realtimeActive.name, { transport: 'longpoll' }));
+    const survivorActive = await held(s2);
     const drainedCloses = await s1.metric(METRICS.drainCloses.name, {
       kind: 'drain',
       pace: windowMs > 0 ? 'staggered' : 'at_once',
@@ -105,6 +106,9 @@ async function rollOne(env: LabEnvironment, windowMs: number): Promise<Phase> {
 export const drill: Drill = {
   name: 'rolling-deploy',
   title: 'Rolling deploy: drain one replica at once, then staggered',
+  // Two rounds of two backends, two sidecars and the pool, each draining for up to 31 s; under
+  // compose each round also recreates those five services.
+  timeoutMs: 240_000,
   async run(env, { log }) {
     const burst = await rollOne(env, 0);
     log(

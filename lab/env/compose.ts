@@ -19,6 +19,9 @@
  *   edge(upstream)                        -> edge (nginx; http 8080, https 8443) with EDGE_UPSTREAM
  *   hop(upstream, idle)                   -> hop (HAProxy, 8080) with HOP_UPSTREAM and IDLE_TIMEOUT;
  *                                            restart() = `docker compose restart --timeout 0 hop`
+ *   pool([s1, s2])                        -> pool (HAProxy, 8080) with POOL_SERVER_K and
+ *                                            POOL_CHECK_HOST_K: the two sidecars, each checked on
+ *                                            its admin /readyz (9464)
  *   faultLink(name, upstream)             -> a proxy on toxiproxy (API 8474), ports 20000-20009
  *
  * What the lab leaves alone: it recreates only the services a drill asks for, waits for them on
@@ -72,6 +75,7 @@ export const COMPOSE_SERVICES = {
   edge: 'edge',
   edgeCert: 'edge-cert',
   hop: 'hop',
+  pool: 'pool',
   toxiproxy: 'toxiproxy',
   redis: 'redis',
 } as const;
@@ -85,6 +89,7 @@ export const COMPOSE_PORTS = {
   edgeHttp: 8080,
   edgeHttps: 8443,
   hop: 8080,
+  pool: 8080,
   toxiproxyApi: 8474,
   /** Toxiproxy proxies listen on these ports inside the container, published on the same numbers. */
   toxiproxyProxies: { first: 20000, count: 10 },
@@ -108,6 +113,10 @@ export const COMPOSE_VARIABLES = {
   edgeUpstream: 'EDGE_UPSTREAM',
   hopUpstream: 'HOP_UPSTREAM',
   hopIdleTimeout: 'IDLE_TIMEOUT',
+  /** host:port of the pool's K-th server (1 or 2), on the compose network. */
+  poolServer: (k: 1 | 2) => `POOL_SERVER_${k}`,
+  /** Host the pool health-checks its K-th server on (its admin /readyz, port 9464). */
+  poolCheckHost: (k: 1 | 2) => `POOL_CHECK_HOST_${k}`,
 } as const;
 
 /** In-network Redis URL the backends use when a drill asks for the bus. */
@@ -152,6 +161,10 @@ export function defaultsEnv(): Record<string, string> {
     COMPOSE_VARIABLES.edgeUpstream,
     COMPOSE_VARIABLES.hopUpstream,
     COMPOSE_VARIABLES.hopIdleTimeout,
+    COMPOSE_VARIABLES.poolServer(1),
+    COMPOSE_VARIABLES.poolServer(2),
+    COMPOSE_VARIABLES.poolCheckHost(1),
+    COMPOSE_VARIABLES.poolCheckHost(2),
   ])
     env[v] = '';
   return env;
@@ -472,12 +485,27 @@ export class ComposeEnvironment implements LabEnvironment {
     };
   }
 
-  async pool(_sidecars: [LabSidecar, LabSidecar]): Promise<LabPool> {
-    // lab/configs/haproxy/pool-hop.cfg.template is ready for it; the compose file has no pool service yet.
-    throw new LabError(
-      'SL_LAB_UNSUPPORTED',
-      'compose lab: no load-balancer pool service in docker-compose.yml yet',
-    );
+  async pool(sidecars: [LabSidecar, LabSidecar]): Promise<LabPool> {
+    const env: Record<string, string> = {};
+    sidecars.forEach((s, i) => {
+      const k = (i + 1) as 1 | 2;
+      env[COMPOSE_VARIABLES.poolServer(k)] = this.#networkAddress(s.address, 'pool server');
+      const check = this.#networkAddress(s.adminAddress, 'pool health check');
+      if (!check.endsWith(`:${COMPOSE_PORTS.sidecarAdmin}`)) {
+        throw new LabError(
+          'SL_LAB_COMPOSE',
+          `compose lab: the pool checks sidecars on ${COMPOSE_PORTS.sidecarAdmin}, got ${check}`,
+        );
+      }
+      env[COMPOSE_VARIABLES.poolCheckHost(k)] = check.slice(0, check.lastIndexOf(':'));
+    });
+    // Recreated after its sidecars: HAProxy resolves the service names once, when it starts.
+    await this.#recreate(COMPOSE_SERVICES.pool, env);
+    const [address] = await this.#published(COMPOSE_SERVICES.pool, [COMPOSE_PORTS.pool]);
+    const url = `http://${address}`;
+    // Any answer is HAProxy's; a 503 only says no server is up yet.
+    await this.#ready(COMPOSE_SERVICES.pool, `${url}/healthz`, () => true);
+    return { url, address: address! };
   }
 
   async edge(upstream: string): Promise<LabEdge> {

@@ -70,6 +70,7 @@ describe('lab/env/compose.ts against docker-compose.yml', () => {
       [COMPOSE_SERVICES.edge, COMPOSE_PORTS.edgeHttp],
       [COMPOSE_SERVICES.edge, COMPOSE_PORTS.edgeHttps],
       [COMPOSE_SERVICES.hop, COMPOSE_PORTS.hop],
+      [COMPOSE_SERVICES.pool, COMPOSE_PORTS.pool],
       [COMPOSE_SERVICES.toxiproxy, COMPOSE_PORTS.toxiproxyApi],
       ...Array.from(
         { length: COMPOSE_PORTS.toxiproxyProxies.count },
@@ -90,12 +91,17 @@ describe('lab/env/compose.ts against docker-compose.yml', () => {
     }
   });
 
-  it('listens where compose.ts expects: edge, hop, sidecars, backends', async () => {
+  it('listens where compose.ts expects: edge, hop, pool, sidecars, backends', async () => {
     const { config } = await composeConfig();
     const edge = service(config, COMPOSE_SERVICES.edge).environment ?? {};
     assert.equal(Number(edge.HTTP_PORT), COMPOSE_PORTS.edgeHttp);
     assert.equal(Number(edge.HTTPS_PORT), COMPOSE_PORTS.edgeHttps);
     assert.equal(Number(service(config, COMPOSE_SERVICES.hop).environment?.LISTEN_PORT), COMPOSE_PORTS.hop);
+    const pool = service(config, COMPOSE_SERVICES.pool).environment ?? {};
+    assert.equal(Number(pool.LISTEN_PORT), COMPOSE_PORTS.pool);
+    // The pool health-checks each sidecar on the admin port compose.ts hands out.
+    assert.equal(Number(pool.CHECK_PORT_1), COMPOSE_PORTS.sidecarAdmin);
+    assert.equal(Number(pool.CHECK_PORT_2), COMPOSE_PORTS.sidecarAdmin);
     COMPOSE_SERVICES.sidecars.forEach((name, k) => {
       const env = service(config, name).environment ?? {};
       assert.equal(env.SOCKETLENS_LISTEN, `0.0.0.0:${COMPOSE_PORTS.sidecar}`);
@@ -112,7 +118,7 @@ describe('lab/env/compose.ts against docker-compose.yml', () => {
   it('reads every variable compose.ts sets, and each one reaches its service', async () => {
     const raw = readFileSync(COMPOSE_FILE, 'utf8');
     const names = Object.keys(defaultsEnv()).filter((n) => !n.startsWith('SOCKETLENS_'));
-    assert.equal(names.length, 2 * 3 + 3 + 4);
+    assert.equal(names.length, 2 * 3 + 3 + 4 + 4);
     for (const v of names)
       assert.match(raw, new RegExp(`\\$\\{${v}[:}-]`), `docker-compose.yml never reads ${v}`);
     assert.doesNotMatch(raw, /HOP_IDLE_TIMEOUT/, 'the hop variable is IDLE_TIMEOUT');
@@ -124,7 +130,16 @@ describe('lab/env/compose.ts against docker-compose.yml', () => {
       [COMPOSE_VARIABLES.backendRedisUrl('backend-2')]: '',
       [COMPOSE_VARIABLES.backendRedisPrefix]: 'lab42',
       [COMPOSE_VARIABLES.sidecarTarget('sidecar-3')]: 'http://toxiproxy:20001',
+      [COMPOSE_VARIABLES.poolServer(1)]: 'sidecar-2:8080',
+      [COMPOSE_VARIABLES.poolCheckHost(1)]: 'sidecar-2',
+      [COMPOSE_VARIABLES.poolServer(2)]: 'sidecar-3:8080',
+      [COMPOSE_VARIABLES.poolCheckHost(2)]: 'sidecar-3',
     });
+    const pool = service(config, COMPOSE_SERVICES.pool).environment ?? {};
+    assert.deepEqual(
+      [pool.SERVER_1, pool.CHECK_HOST_1, pool.SERVER_2, pool.CHECK_HOST_2],
+      ['sidecar-2:8080', 'sidecar-2', 'sidecar-3:8080', 'sidecar-3'],
+    );
     const hop = service(config, COMPOSE_SERVICES.hop).environment ?? {};
     assert.equal(hop.IDLE_TIMEOUT, '1234ms');
     assert.equal(hop.UPSTREAM, 'sidecar-1:8080');
@@ -148,6 +163,11 @@ describe('lab/env/compose.ts against docker-compose.yml', () => {
       assert.equal(service(restored, s).environment?.SOCKETLENS_TARGET, `http://backend-${k + 1}:3000`);
     }
     assert.equal(service(restored, COMPOSE_SERVICES.hop).environment?.IDLE_TIMEOUT, '5s');
+    const restoredPool = service(restored, COMPOSE_SERVICES.pool).environment ?? {};
+    assert.deepEqual(
+      [restoredPool.SERVER_1, restoredPool.CHECK_HOST_1, restoredPool.SERVER_2, restoredPool.CHECK_HOST_2],
+      ['sidecar-1:8080', 'sidecar-1', 'sidecar-2:8080', 'sidecar-2'],
+    );
     assert.equal(service(restored, COMPOSE_SERVICES.edge).environment?.UPSTREAM, 'sidecar-1:8080');
     for (const b of COMPOSE_SERVICES.backends) {
       assert.equal(service(restored, b).environment?.BACKEND_REDIS_URL, REDIS_URL, b);

@@ -34,6 +34,7 @@ const SERVICES = [
   'edge-cert',
   'grafana',
   'hop',
+  'pool',
   'prometheus',
   'redis',
   'sidecar-1',
@@ -110,6 +111,7 @@ describe('docker-compose.yml', () => {
       'grafana lab/compose/grafana/provisioning/dashboards',
       'grafana lab/compose/grafana/provisioning/datasources',
       'hop lab/configs/haproxy/idle-hop.cfg.template',
+      'pool lab/configs/haproxy/pool-hop.cfg.template',
       'prometheus dashboards/alerts',
       'prometheus lab/compose/prometheus/render-and-run.sh',
       'prometheus lab/configs/prometheus/prometheus.yml.template',
@@ -122,6 +124,7 @@ describe('docker-compose.yml', () => {
     const native: Record<string, string> = {
       edge: configPath('nginx', 'edge.conf.template'),
       hop: configPath('haproxy', 'idle-hop.cfg.template'),
+      pool: configPath('haproxy', 'pool-hop.cfg.template'),
       prometheus: configPath('prometheus', 'prometheus.yml.template'),
       redis: configPath('redis', 'redis.conf'),
     };
@@ -146,6 +149,7 @@ describe('docker-compose.yml', () => {
     for (const [name, target] of [
       ['edge', '/etc/nginx/templates/edge.conf.template'],
       ['hop', '/usr/local/etc/haproxy/idle-hop.cfg'],
+      ['pool', '/usr/local/etc/haproxy/pool-hop.cfg'],
     ] as const) {
       const s = service(config, name);
       const text = readFileSync(hostPathOf(s, target), 'utf8');
@@ -166,6 +170,12 @@ describe('docker-compose.yml', () => {
       'haproxy',
       '-f',
       '/usr/local/etc/haproxy/idle-hop.cfg',
+    ]);
+    assert.deepEqual(service(config, 'pool').command, [
+      'haproxy',
+      '-db',
+      '-f',
+      '/usr/local/etc/haproxy/pool-hop.cfg',
     ]);
     assert.equal(service(config, 'hop').environment?.IDLE_TIMEOUT, '5s');
   });
@@ -228,6 +238,7 @@ describe('docker-compose.yml', () => {
         'edge 127.0.0.1:8443:8443/tcp',
         'grafana 127.0.0.1:3000:3000/tcp',
         'hop 127.0.0.1:8090:8080/tcp',
+        'pool 127.0.0.1:8091:8080/tcp',
         'prometheus 127.0.0.1:9090:9090/tcp',
         'sidecar-1 127.0.0.1::8080/tcp',
         'sidecar-1 127.0.0.1:9464:9464/tcp',

@@ -67,7 +67,7 @@ describe('the compose lab on a real engine (.ci/compose.sh)', {
     ]) {
       assert.match(res.stdout, new RegExp(`^\\[compose-ci\\] ${s}: running, healthy$`, 'm'), s);
     }
-    for (const s of ['edge', 'hop', 'toxiproxy']) {
+    for (const s of ['edge', 'hop', 'pool', 'toxiproxy']) {
       assert.match(res.stdout, new RegExp(`^\\[compose-ci\\] ${s}: running$`, 'm'), s);
     }
     assert.doesNotMatch(res.stdout, /grafana/);
