@@ -18,7 +18,9 @@
  *                                            the overrides as SOCKETLENS_* (the others blanked)
  *   edge(upstream)                        -> edge (nginx; http 8080, https 8443) with EDGE_UPSTREAM
  *   hop(upstream, idle)                   -> hop (HAProxy, 8080) with HOP_UPSTREAM and IDLE_TIMEOUT;
- *                                            restart() = `docker compose restart --timeout 0 hop`
+ *                                            restart() = HAProxy's hard stop and a new HAProxy in the
+ *                                            same container (lab/compose/hop/supervise.sh), so the
+ *                                            hop's address stays up and refuses until it listens
  *   pool([s1, s2])                        -> pool (HAProxy, 8080) with POOL_SERVER_K and
  *                                            POOL_CHECK_HOST_K: the two sidecars, each checked on
  *                                            its admin /readyz (9464)
@@ -118,6 +120,9 @@ export const COMPOSE_VARIABLES = {
   /** Host the pool health-checks its K-th server on (its admin /readyz, port 9464). */
   poolCheckHost: (k: 1 | 2) => `POOL_CHECK_HOST_${k}`,
 } as const;
+
+/** The hop's supervisor inside its container (docker-compose.yml mounts lab/compose/hop/supervise.sh). */
+export const HOP_SUPERVISOR = '/etc/socketlens/supervise.sh';
 
 /** In-network Redis URL the backends use when a drill asks for the bus. */
 export const REDIS_URL = `redis://${COMPOSE_SERVICES.redis}:${COMPOSE_PORTS.redis}`;
@@ -537,17 +542,10 @@ export class ComposeEnvironment implements LabEnvironment {
       url,
       address: address!,
       restart: async () => {
-        // --timeout 0: every connection drops at once, as with the native hop. HAProxy's soft stop
-        // (the image's STOPSIGNAL) would otherwise hold them open for the whole grace period.
-        await (await this.#cli()).run(['restart', '--timeout', '0', COMPOSE_SERVICES.hop]);
-        // Docker gives a restarted container its address back; clients hold on to it.
-        const [again] = await this.#published(COMPOSE_SERVICES.hop, [COMPOSE_PORTS.hop]);
-        if (again !== address) {
-          throw new LabError(
-            'SL_LAB_COMPOSE',
-            `compose lab: the hop came back on ${again}, not ${address}; set SOCKETLENS_COMPOSE_REACH=published`,
-          );
-        }
+        // SIGTERM, HAProxy's hard stop: every connection drops at once, as with the native hop.
+        // The container stays up (not `docker compose restart`, which takes its address off the
+        // network for seconds: reconnects would then wait on SYN retransmits, not on their backoff).
+        await (await this.#cli()).run(['exec', '-T', COMPOSE_SERVICES.hop, 'sh', HOP_SUPERVISOR, 'restart']);
         await this.#ready(COMPOSE_SERVICES.hop, `${url}/healthz`, () => true);
       },
     };

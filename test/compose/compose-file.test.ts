@@ -110,6 +110,7 @@ describe('docker-compose.yml', () => {
       'grafana dashboards',
       'grafana lab/compose/grafana/provisioning/dashboards',
       'grafana lab/compose/grafana/provisioning/datasources',
+      'hop lab/compose/hop/supervise.sh',
       'hop lab/configs/haproxy/idle-hop.cfg.template',
       'pool lab/configs/haproxy/pool-hop.cfg.template',
       'prometheus dashboards/alerts',
@@ -166,8 +167,14 @@ describe('docker-compose.yml', () => {
       TLS_KEY: '/etc/nginx/tls/edge.key',
       ACCESS_LOG: '/dev/stdout',
     });
+    // HAProxy under the hop's supervisor (lab/compose/hop/supervise.sh), so it can be restarted
+    // in place; the pool runs it directly.
     assert.deepEqual(service(config, 'hop').command, [
+      'sh',
+      '/etc/socketlens/supervise.sh',
+      'run',
       'haproxy',
+      '-db',
       '-f',
       '/usr/local/etc/haproxy/idle-hop.cfg',
     ]);

@@ -5,6 +5,9 @@
 // only resolves on the compose network, and both programs resolve upstreams while checking;
 // it is replaced by 127.0.0.1 on the same port. Everything else is the compose value.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import http from 'node:http';
+import net, { type AddressInfo } from 'node:net';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { tmpdir } from 'node:os';
@@ -12,10 +15,20 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { findBinary } from '../../lab/runner/binaries.js';
 import { configPath } from '../../lab/runner/paths.js';
+import { freePort } from '../../lab/runner/ports.js';
 import { renderTemplateFile } from '../../lab/runner/template.js';
 import { composeConfig, hostPathFor, hostPathOf, portOf, ROOT, run, service } from './helpers.js';
 
 const CERT_SCRIPT = join(ROOT, 'lab', 'compose', 'edge', 'make-cert.sh');
+const SUPERVISOR = join(ROOT, 'lab', 'compose', 'hop', 'supervise.sh');
+
+async function waitFor(ok: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const end = performance.now() + ms;
+  while (!(await ok())) {
+    if (performance.now() > end) throw new Error(`not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 describe('edge and hop as compose runs them', { timeout: 30_000 }, () => {
   let dir: string;
@@ -118,5 +131,72 @@ describe('edge and hop as compose runs them', { timeout: 30_000 }, () => {
     });
     assert.equal(res.code, 0, `${res.stdout}${res.stderr}`);
     assert.match(res.stdout, /Configuration file is valid/);
+  });
+});
+
+describe('the hop supervisor (lab/compose/hop/supervise.sh) with the real HAProxy', {
+  timeout: 30_000,
+}, () => {
+  it('restarts HAProxy in place: held connections drop at once, then a new HAProxy serves on the same port', async () => {
+    const { config } = await composeConfig();
+    const hop = service(config, 'hop');
+    assert.equal(hostPathOf(hop, '/etc/socketlens/supervise.sh'), SUPERVISOR);
+    const state = mkdtempSync(join(tmpdir(), 'socketlens-hop-sup-'));
+    const upstream = http.createServer((_req, res) => res.end('ok'));
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    const port = await freePort('127.0.0.1');
+    const env = {
+      PATH: process.env.PATH,
+      ...hop.environment,
+      LISTEN_ADDR: '127.0.0.1',
+      LISTEN_PORT: String(port),
+      UPSTREAM: `127.0.0.1:${(upstream.address() as AddressInfo).port}`,
+      HOP_STATE_DIR: state,
+    };
+    const args = hop
+      .command!.slice(1)
+      .map((a) =>
+        a === '/usr/local/etc/haproxy/idle-hop.cfg'
+          ? hostPathOf(hop, a)
+          : a === 'haproxy'
+            ? findBinary('haproxy')
+            : a,
+      );
+    const supervisor = spawn('sh', [SUPERVISOR, ...args.slice(1)], { env, stdio: 'ignore' });
+    const exited = new Promise<number | null>((r) => supervisor.once('exit', (code) => r(code)));
+    const get = async () =>
+      (await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(2000) })).status;
+    const pid = () => readFileSync(join(state, 'hop-haproxy.pid'), 'utf8').trim();
+    try {
+      await waitFor(async () => (await get().catch(() => 0)) === 200);
+      const first = pid();
+      // A client connection HAProxy holds (no request yet: it waits up to IDLE_TIMEOUT, 5 s).
+      const held = net.connect(port, '127.0.0.1');
+      await new Promise((r) => held.once('connect', r));
+      const dropped = new Promise<number>((r) => {
+        const t0 = performance.now();
+        held.once('close', () => r(performance.now() - t0));
+      });
+      held.on('error', () => {});
+      const res = await run('sh', [SUPERVISOR, 'restart'], { env });
+      assert.equal(res.code, 0, res.stderr);
+      assert.ok((await dropped) < 2000, 'the held connection was not dropped at once');
+      assert.notEqual(pid(), first, 'no new HAProxy');
+      await waitFor(async () => (await get().catch(() => 0)) === 200);
+      // The supervisor itself stays: only HAProxy was replaced.
+      assert.equal(supervisor.exitCode, null);
+    } finally {
+      supervisor.kill('SIGTERM');
+      assert.equal(await exited, 0);
+      upstream.close();
+      rmSync(state, { recursive: true, force: true });
+    }
+  });
+
+  it("exits with HAProxy's status when HAProxy stops without a restart (a bad config stops the container)", async () => {
+    const res = await run('sh', [SUPERVISOR, 'run', findBinary('haproxy'), '-db', '-f', '/nonexistent.cfg'], {
+      env: { PATH: process.env.PATH, HOP_STATE_DIR: tmpdir() },
+    });
+    assert.notEqual(res.code, 0);
   });
 });
