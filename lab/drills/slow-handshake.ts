@@ -4,6 +4,12 @@
  * handshake histogram shows it (the HandshakeSlow alert reads its p99). With the sidecar's
  * handshake timeout below the delay, clients get a fast 504 instead of hanging, and the
  * failures are counted with reason="timeout".
+ *
+ * The bounds are the mechanism's, not the machine's: each refusal's duration on the sidecar's own
+ * clock (its close record) lies between the handshake timeout and the backend's delay, so the
+ * sidecar's timer, not the backend, ended it; and every bounded client got its 504 sooner than any
+ * unbounded client got its 101 on the same machine, under the same load. A fixed wall-clock bound
+ * on the client's side measured the machine instead (1.9 s once, under compose on a loaded host).
  */
 import { humanDuration } from '../../proxy/config/units.js';
 import { METRICS } from '../../proxy/metrics/definitions.js';
@@ -37,7 +43,12 @@ async function connectAll(env: LabEnvironment, handshakeTimeout?: number) {
   const fast = await sidecar.metric(`${METRICS.handshakeDuration.name}_bucket`, { le: '1000' });
   const timeouts = await sidecar.metric(METRICS.handshakeFailures.name, { reason: 'timeout' });
   for (const c of clients) c.ws.terminate();
-  return { waits, observed: slow, underOneSecond: fast, timeouts };
+  // How long the sidecar held each refused upgrade, from its own close records.
+  const refusedMs = (await sidecar.closeLog())
+    .filter((r) => r.reason === 'timeout' && r.status === 504)
+    .map((r) => r.duration_ms)
+    .sort((a, b) => a - b);
+  return { waits, observed: slow, underOneSecond: fast, timeouts, refusedMs };
 }
 
 export const drill: Drill = {
@@ -56,6 +67,8 @@ export const drill: Drill = {
       `with a ${humanDuration(TIMEOUT_MS)} handshake timeout: ${bounded.waits.map((w) => `${w.ok ? 'connected' : w.status ? `answered ${w.status}` : 'failed'} after ${humanDuration(w.ms)}`).join(', ')}`,
     );
     const slowest = Math.max(...bounded.waits.map((w) => w.ms));
+    const fastestSlow = Math.min(...slow.waits.map((w) => w.ms));
+    const refused = bounded.refusedMs;
     return {
       symptom: check(
         slow.waits.every((w) => w.ok && w.ms >= DELAY_MS),
@@ -67,9 +80,11 @@ export const drill: Drill = {
       ),
       mitigated: check(
         bounded.waits.every((w) => !w.ok && w.status === 504) &&
-          slowest < TIMEOUT_MS + 500 &&
-          bounded.timeouts === CLIENTS,
-        `--handshake-timeout ${TIMEOUT_MS}ms: ${CLIENTS} clients answered 504 within ${slowest} ms; ${METRICS.handshakeFailures.name}{reason="timeout"} = ${bounded.timeouts}`,
+          bounded.timeouts === CLIENTS &&
+          refused.length === CLIENTS &&
+          refused.every((ms) => ms >= TIMEOUT_MS && ms < DELAY_MS) &&
+          slowest < fastestSlow,
+        `--handshake-timeout ${TIMEOUT_MS}ms: ${CLIENTS} clients answered 504 within ${slowest} ms (unbounded: 101 after ${fastestSlow} ms at the soonest); the sidecar refused after ${refused.length ? `${refused[0]}–${refused[refused.length - 1]}` : '–'} ms (bound [${TIMEOUT_MS}, ${DELAY_MS}) ms); ${METRICS.handshakeFailures.name}{reason="timeout"} = ${bounded.timeouts}`,
       ),
       figure: `101 after ${(Math.max(...slow.waits.map((w) => w.ms)) / 1000).toFixed(1)} s → 504 in ${(slowest / 1000).toFixed(1)} s`,
       series: [],
