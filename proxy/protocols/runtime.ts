@@ -29,7 +29,8 @@ export class ProtocolRuntime {
     // Only polling requests belong to a session over HTTP. A transport=websocket request that
     // arrives as plain HTTP is an upgrade a hop stripped: its 400 refuses the upgrade, not the
     // session, which goes on polling (the relay logs the attempt as upgrade_stripped).
-    if (!eio || eio.transport !== 'polling' || (req.method !== 'GET' && req.method !== 'POST')) return null;
+    if (eio === null || (req.method !== 'GET' && req.method !== 'POST')) return null;
+    if (eio.transport !== 'polling') return null;
     return new EnginePollingRequest(this.ctx, this.engineio, req, eio, origin);
   }
 
