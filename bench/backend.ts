@@ -12,6 +12,12 @@
  *   64-byte body.
  * - GET /sse: a Server-Sent Events stream of one shared feed: every `every` ms (query, default
  *   50) one 64-byte event goes to every open stream.
+ * - WebSocket under /socket.io/ (engine.io, transport=websocket): the open packet first, as a
+ *   Socket.IO server sends it, then every message echoed (a "40" CONNECT comes back as the
+ *   server's CONNECT, a "42[...]" event as an event).
+ * - WebSocket with the graphql-transport-ws subprotocol: connection_init gets connection_ack,
+ *   subscribe gets nothing, and every other message (a ping with a payload) gets a "next" of the
+ *   subscription "1" of exactly the same length, so the generator can count replies by size.
  * Anything else that is not an upgrade gets 426. Runs until SIGTERM/SIGINT.
  */
 import { createServer, type ServerResponse } from 'node:http';
@@ -30,12 +36,27 @@ const port = Number(flag('port', '0'));
 const BODY = Buffer.alloc(64, 'x');
 const POLL_TICK_MS = 10;
 
+const GRAPHQL = 'graphql-transport-ws';
 const wss = new WebSocketServer({
   noServer: true,
   perMessageDeflate: false,
   clientTracking: false,
   maxPayload: 64 * 1024 * 1024,
+  handleProtocols: (offered) => (offered.has(GRAPHQL) ? GRAPHQL : false),
 });
+const OPEN_PACKET = `0${JSON.stringify({ sid: 'bench', upgrades: [], pingInterval: 25000, pingTimeout: 20000, maxPayload: 1000000 })}`;
+const NEXT_HEAD = '{"id":"1","type":"next","payload":{"data":{"p":"';
+const NEXT_TAIL = '"}}}';
+/** A graphql-ws "next" message of exactly `length` bytes (cached per length). */
+const nextOf = new Map<number, string>();
+function nextMessage(length: number): string {
+  let m = nextOf.get(length);
+  if (m === undefined) {
+    m = `${NEXT_HEAD}${'n'.repeat(Math.max(0, length - NEXT_HEAD.length - NEXT_TAIL.length))}${NEXT_TAIL}`;
+    nextOf.set(length, m);
+  }
+  return m;
+}
 const room = new Set<WebSocket>();
 wss.on('connection', (ws, req) => {
   ws.on('error', () => ws.terminate());
@@ -50,6 +71,14 @@ wss.on('connection', (ws, req) => {
     });
     return;
   }
+  if (ws.protocol === GRAPHQL) {
+    ws.on('message', (data: Buffer) => {
+      if (data.includes('"connection_init"')) ws.send('{"type":"connection_ack"}');
+      else if (!data.includes('"subscribe"')) ws.send(nextMessage(data.length));
+    });
+    return;
+  }
+  if (req.url?.startsWith('/socket.io/')) ws.send(OPEN_PACKET);
   ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
 });
 

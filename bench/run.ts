@@ -2,8 +2,9 @@
  * socketlens benchmark harness: `npm run bench` (node dist/bench/run.js).
  *
  *   --quick               smoke mode: 1 round, ~1 s per workload, small counts, no 9k idle test
- *   --only a,b            workloads: echo,latency,large,handshake,idle,scanner (default: all)
- *   --targets a,b         targets: direct,sidecar,nginx,haproxy,pipe (default: all)
+ *   --only a,b            workloads: echo,socketio,graphql,latency,large,handshake,http,longpoll,sse,
+ *                         broadcast,idle,scanner (default: all)
+ *   --targets a,b         targets: direct,sidecar,nginx,haproxy,pipe (default), sidecar-noproto
  *   --rounds N            rounds, targets alternating within each (default 3; 1 with --quick)
  *   --workers N           load-generator threads (default 2)
  *   --out DIR             where results go (default bench/results)
@@ -24,6 +25,7 @@ import {
   type Running,
   startBackend,
   startTarget,
+  DEFAULT_TARGETS,
   TARGETS,
   type TargetName,
 } from './lib/targets.js';
@@ -37,6 +39,7 @@ import {
 } from './report.js';
 import {
   runEcho,
+  runProtocolEcho,
   runHandshake,
   runIdle,
   runLarge,
@@ -64,7 +67,7 @@ function parse(argv: string[]): Args {
   const a: Args = {
     quick: false,
     only: [...WORKLOADS],
-    targets: [...TARGETS],
+    targets: [...DEFAULT_TARGETS],
     rounds: 3,
     workers: 2,
     out: join(repoRoot(), 'bench', 'results'),
@@ -130,6 +133,7 @@ function parse(argv: string[]): Args {
 const IDLE_CAPACITY: Record<TargetName, number> = {
   direct: 0,
   sidecar: Number.POSITIVE_INFINITY,
+  'sidecar-noproto': Number.POSITIVE_INFINITY,
   pipe: Number.POSITIVE_INFINITY,
   nginx: 2000,
   haproxy: 8000,
@@ -180,6 +184,8 @@ async function main(): Promise<void> {
   const order: WorkloadName[] = [
     'idle',
     'echo',
+    'socketio',
+    'graphql',
     'latency',
     'large',
     'handshake',
@@ -222,6 +228,10 @@ async function main(): Promise<void> {
             switch (w) {
               case 'echo':
                 res = await runEcho(ctx);
+                break;
+              case 'socketio':
+              case 'graphql':
+                res = await runProtocolEcho(ctx, w);
                 break;
               case 'latency':
                 res = await runLatency(ctx);

@@ -6,6 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type {
   BroadcastResult,
+  EchoArgs,
   EchoResult,
   Endpoint,
   HandshakeResult,
@@ -28,6 +29,8 @@ import type { Running } from './lib/targets.js';
 
 export const WORKLOADS = [
   'echo',
+  'socketio',
+  'graphql',
   'latency',
   'large',
   'handshake',
@@ -180,12 +183,21 @@ function checkConnected(name: string, rs: { connected: number; errors: number }[
     : [];
 }
 
-export async function runEcho(ctx: Ctx, cfg = ctx.s.echo, name = 'echo'): Promise<WorkloadResult> {
+export function runEcho(ctx: Ctx, cfg = ctx.s.echo, name = 'echo'): Promise<WorkloadResult> {
+  return runEchoWith(ctx, cfg, name, {});
+}
+
+async function runEchoWith(
+  ctx: Ctx,
+  cfg: Settings['echo'],
+  name: string,
+  protocol: Partial<Pick<EchoArgs, 'path' | 'text' | 'protocol' | 'greeting'>>,
+): Promise<WorkloadResult> {
   const n = ctx.pool.size;
   const { value, cpu, proxySeconds } = await measured(ctx, (onPhase) =>
     ctx.pool.all<EchoResult>(
       'echo',
-      (i) => ({ ...endpoint(ctx), ...cfg, conns: split(cfg.conns, n, i) }),
+      (i): EchoArgs => ({ ...endpoint(ctx), ...cfg, ...protocol, conns: split(cfg.conns, n, i) }),
       onPhase,
     ),
   );
@@ -203,6 +215,37 @@ export async function runEcho(ctx: Ctx, cfg = ctx.s.echo, name = 'echo'): Promis
       notes,
     };
   return { metrics: { msgsPerSec: perSec, cpuUsPerMsg }, cpu, notes };
+}
+
+/**
+ * The echo workload speaking a protocol the sidecar decodes, so decoding is on the path: each
+ * message is a Socket.IO event (`42["tick","…"]`, over engine.io's WebSocket transport, after
+ * the open packet and a CONNECT), or a graphql-ws ping answered by a `next` of the same length
+ * (after connection_init/ack and one subscribe). Same size, window and connections as echo.
+ */
+export function runProtocolEcho(ctx: Ctx, kind: 'socketio' | 'graphql'): Promise<WorkloadResult> {
+  const cfg = ctx.s.echo;
+  const pad = (n: number) => 'x'.repeat(Math.max(0, n));
+  const ep =
+    kind === 'socketio'
+      ? {
+          path: '/socket.io/?EIO=4&transport=websocket',
+          text: `42["tick","${pad(cfg.payload - 13)}"]`,
+          greeting: { send: ['40'], skip: 2 },
+        }
+      : {
+          path: '/graphql',
+          protocol: 'graphql-transport-ws',
+          text: `{"type":"ping","payload":{"p":"${pad(cfg.payload - 34)}"}}`,
+          greeting: {
+            send: [
+              '{"type":"connection_init"}',
+              '{"id":"1","type":"subscribe","payload":{"query":"subscription { p }"}}',
+            ],
+            skip: 1,
+          },
+        };
+  return runEchoWith(ctx, cfg, kind, ep);
 }
 
 export function runLarge(ctx: Ctx): Promise<WorkloadResult> {

@@ -16,6 +16,11 @@ export function buildFrame(payloadLen: number, opts: { masked: boolean; opcode?:
   return encodeFrame(opts.opcode ?? Opcode.Binary, randomBytes(payloadLen), opts.masked);
 }
 
+/** A complete text frame carrying `text` (a protocol message: Socket.IO, graphql-ws). */
+export function textFrame(text: string, masked: boolean): Buffer {
+  return encodeFrame(Opcode.Text, Buffer.from(text, 'utf8'), masked);
+}
+
 /** `count` copies of one frame back to back, so a window of frames goes out in one write. */
 export function repeatFrame(frame: Buffer, count: number): Buffer {
   const out = Buffer.allocUnsafe(frame.length * count);

@@ -14,7 +14,12 @@ import { type ManagedProcess, startProcess } from '../../lab/runner/process.js';
 import { prepareWorkDir } from '../../lab/runner/workdir.js';
 import { groupPids, pin, withChildAffinity } from './procs.js';
 
-export const TARGETS = ['direct', 'sidecar', 'nginx', 'haproxy', 'pipe'] as const;
+/**
+ * `sidecar-noproto` is the sidecar with `--protocols none` (no decoder runs): side by side with
+ * `sidecar`, it gives the cost of decoding. Not in the default set.
+ */
+export const TARGETS = ['direct', 'sidecar', 'nginx', 'haproxy', 'pipe', 'sidecar-noproto'] as const;
+export const DEFAULT_TARGETS: readonly TargetName[] = ['direct', 'sidecar', 'nginx', 'haproxy', 'pipe'];
 export type TargetName = (typeof TARGETS)[number];
 
 export interface Running {
@@ -92,9 +97,10 @@ export async function startTarget(name: TargetName, backend: Running, place: Pla
   }
   const t = await withChildAffinity(place.proxyCpus, place.loadCpus, async (): Promise<Running> => {
     switch (name) {
-      case 'sidecar': {
+      case 'sidecar':
+      case 'sidecar-noproto': {
         const admin = await freePort(HOST);
-        const sidecar = await startNode('sidecar', `${repoRoot()}/bin/socketlens.js`, (port) => [
+        const sidecar = await startNode(name, `${repoRoot()}/bin/socketlens.js`, (port) => [
           'proxy',
           '--listen',
           `${HOST}:${port}`,
@@ -104,6 +110,7 @@ export async function startTarget(name: TargetName, backend: Running, place: Pla
           `${HOST}:${admin}`,
           '--log',
           'off',
+          ...(name === 'sidecar-noproto' ? ['--protocols', 'none'] : []),
         ]);
         return { ...sidecar, adminUrl: `http://${HOST}:${admin}` };
       }

@@ -8,7 +8,7 @@
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { parentPort } from 'node:worker_threads';
-import { buildFrame, closeFrame, repeatFrame, serverFrameSize } from '../lib/frames.js';
+import { buildFrame, closeFrame, repeatFrame, serverFrameSize, textFrame } from '../lib/frames.js';
 import type { Phase } from './pool.js';
 
 /** Tells the main thread that this worker's measured window opened or closed. */
@@ -20,9 +20,18 @@ export interface Endpoint {
   path: string;
   /** Source addresses, used round-robin (127.0.0.x) to spread the ephemeral-port space. */
   localAddresses: string[];
+  /** Sec-WebSocket-Protocol to offer (graphql-transport-ws). */
+  protocol?: string;
+  /**
+   * A protocol's opening, after the 101 and before the workload: text messages to send, then
+   * how many server messages to read and drop (Socket.IO: the open packet and the CONNECT answer).
+   */
+  greeting?: { send: string[]; skip: number };
 }
 
 export interface EchoArgs extends Endpoint {
+  /** Send this text (a protocol message) instead of `payload` random bytes; the reply has its length. */
+  text?: string;
   conns: number;
   window: number;
   payload: number;
@@ -98,8 +107,9 @@ export function openWs(ep: Endpoint, index: number, timeoutMs = 10_000): Promise
     socket.on('error', fail);
     socket.on('close', () => fail(new Error('closed during handshake')));
     socket.on('connect', () => {
+      const protocol = ep.protocol ? `Sec-WebSocket-Protocol: ${ep.protocol}\r\n` : '';
       socket.write(
-        `GET ${ep.path} HTTP/1.1\r\nHost: ${ep.host}:${ep.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n${KEY_HEADERS}\r\n`,
+        `GET ${ep.path} HTTP/1.1\r\nHost: ${ep.host}:${ep.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n${KEY_HEADERS}${protocol}\r\n`,
       );
     });
     const onData = (chunk: Buffer) => {
@@ -118,10 +128,58 @@ export function openWs(ep: Endpoint, index: number, timeoutMs = 10_000): Promise
       socket.removeAllListeners('error');
       socket.removeAllListeners('close');
       const rest = head.subarray(end + 4);
-      resolve(socket);
-      if (rest.length > 0) socket.unshift(rest);
+      if (!ep.greeting) {
+        resolve(socket);
+        if (rest.length > 0) socket.unshift(rest);
+        return;
+      }
+      greet(socket, ep.greeting, rest, timeoutMs).then(resolve, (err: Error) => {
+        socket.destroy();
+        reject(err);
+      });
     };
     socket.on('data', onData);
+  });
+}
+
+/** Sends the greeting's messages, then reads and drops `skip` server frames (unmasked, < 64 KiB). */
+function greet(
+  socket: Socket,
+  greeting: { send: string[]; skip: number },
+  rest: Buffer,
+  timeoutMs: number,
+): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    let buf = rest;
+    let skipped = 0;
+    const timer = setTimeout(() => done(new Error('no protocol greeting from the server')), timeoutMs);
+    const done = (err: Error | null) => {
+      clearTimeout(timer);
+      socket.removeListener('data', onData);
+      if (err) return reject(err);
+      resolve(socket);
+      if (buf.length > 0) socket.unshift(buf);
+    };
+    const consume = () => {
+      while (skipped < greeting.skip && buf.length >= 2) {
+        const len7 = buf[1] & 0x7f;
+        const header = len7 === 126 ? 4 : 2;
+        if (len7 === 127) return done(new Error('greeting frame too large'));
+        if (buf.length < header) return;
+        const len = len7 === 126 ? buf.readUInt16BE(2) : len7;
+        if (buf.length < header + len) return;
+        buf = buf.subarray(header + len);
+        skipped++;
+      }
+      if (skipped === greeting.skip) done(null);
+    };
+    const onData = (chunk: Buffer) => {
+      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+      consume();
+    };
+    socket.on('data', onData);
+    for (const m of greeting.send) socket.write(textFrame(m, true));
+    consume();
   });
 }
 
@@ -165,11 +223,12 @@ function onReplies(s: Socket, replySize: number, handle: (k: number) => void): v
 }
 
 async function echo(a: EchoArgs, mark: Mark): Promise<EchoResult> {
-  const clientFrame = buildFrame(a.payload, { masked: true });
+  const clientFrame =
+    a.text === undefined ? buildFrame(a.payload, { masked: true }) : textFrame(a.text, true);
   const win = repeatFrame(clientFrame, a.window);
   // slices[k] = k frames, precomputed so a reply costs one write and no allocation.
   const slices = Array.from({ length: a.window + 1 }, (_, k) => win.subarray(0, k * clientFrame.length));
-  const replySize = serverFrameSize(a.payload);
+  const replySize = serverFrameSize(a.text === undefined ? a.payload : Buffer.byteLength(a.text));
   const { sockets, errors: openErrors } = await openMany(a, a.conns, 64);
   let errors = openErrors;
   let received = 0;

@@ -31,6 +31,8 @@ it('bench --quick produces a results file with every workload', { timeout: 90_00
   };
   for (const t of ['direct', 'sidecar']) {
     positive('echo', 'msgsPerSec', t);
+    positive('socketio', 'msgsPerSec', t);
+    positive('graphql', 'msgsPerSec', t);
     positive('latency', 'p50Us', t);
     positive('latency', 'p99Us', t);
     positive('latency', 'p999Us', t);
@@ -43,7 +45,18 @@ it('bench --quick produces a results file with every workload', { timeout: 90_00
     positive('sse', 'perSec', t);
     positive('broadcast', 'perSec', t);
   }
-  for (const w of ['echo', 'latency', 'large', 'handshake', 'http', 'longpoll', 'sse', 'broadcast'])
+  for (const w of [
+    'echo',
+    'socketio',
+    'graphql',
+    'latency',
+    'large',
+    'handshake',
+    'http',
+    'longpoll',
+    'sse',
+    'broadcast',
+  ])
     positive(w, 'cpuUsPerMsg', 'sidecar');
   assert.ok(typeof res.limits?.echo?.sidecar === 'string', 'limiting resource named');
   assert.match(r.stdout, /Limiting resource of each run/);
