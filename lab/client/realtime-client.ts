@@ -67,6 +67,14 @@ export interface RealtimeClientOptions {
   onError?(err: RealtimeError, transport?: TransportName): void;
 }
 
+/** The client's reconnect delays unless told otherwise: full jitter, base 500 ms, cap 30 s, 10 retries. */
+export const DEFAULT_BACKOFF: BackoffOptions = {
+  strategy: 'full',
+  baseMs: 500,
+  capMs: 30_000,
+  maxRetries: 10,
+};
+
 const DEFAULT_PATHS: RealtimePaths = { ws: '/ws', sse: '/sse', poll: '/poll', publish: '/publish' };
 const DEFAULT_ORDER: TransportName[] = ['websocket', 'sse', 'longpoll'];
 const OPENERS: Record<TransportName, OpenTransportFn> = {
@@ -107,10 +115,7 @@ export class RealtimeClient {
     }
     if (this.#order.length === 0) throw new TypeError('transports must name at least one transport');
     this.#backoff = createBackoff({
-      strategy: 'full',
-      baseMs: 500,
-      capMs: 30_000,
-      maxRetries: 10,
+      ...DEFAULT_BACKOFF,
       ...opts.backoff,
       ...(opts.maxRetries === undefined ? {} : { maxRetries: opts.maxRetries }),
     });

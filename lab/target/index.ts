@@ -7,15 +7,10 @@ import { drill as frameFaults } from './frame-faults.js';
 import { drill as halfOpen } from './half-open.js';
 import { drill as idleTimeout } from './idle-timeout.js';
 import { drill as reconnectStorm } from './reconnect-storm.js';
+import { drill as rollingDrain } from './rolling-drain.js';
 import { drill as slowConsumer } from './slow-consumer.js';
-import { skipped, type TargetDrill, type TargetSpec } from './types.js';
+import type { TargetDrill, TargetSpec } from './types.js';
 import { drill as upgradeStripped } from './upgrade-stripped.js';
-
-const rollingDrain: TargetDrill = {
-  name: 'rolling-drain',
-  title: 'Rolling drain',
-  run: async () => skipped('the staggered-drain support this drill needs does not exist in socketlens yet'),
-};
 
 export const TARGET_DRILLS: readonly TargetDrill[] = [
   upgradeStripped,

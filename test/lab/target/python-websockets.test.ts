@@ -9,6 +9,7 @@ import { NativeEnvironment } from '../../../lab/env/native.js';
 import { runLab } from '../../../lab/lab.js';
 import type { LabReport } from '../../../lab/report/render.js';
 import type { TargetSpec } from '../../../lab/target/types.js';
+import { assertRollingDrain } from './drain-assert.js';
 import { startPythonBackend } from './python-backend.js';
 
 function spec(url: string): TargetSpec {
@@ -61,10 +62,7 @@ describe('lab --target against Python websockets', { timeout: 240_000 }, () => {
       assert.equal(stripped.passed, true);
       assert.equal(stripped.data!.status, 426);
       assert.equal(drill(report, 'frame-faults').passed, false);
-      assert.equal(
-        drill(report, 'rolling-drain').skipped,
-        'the staggered-drain support this drill needs does not exist in socketlens yet',
-      );
+      assertRollingDrain(drill(report, 'rolling-drain'));
       assert.equal(drill(report, 'reconnect-storm').symptom.ok, true);
       assert.equal(drill(report, 'slow-consumer').data!.shed, false);
       assert.match(scorecard, /✗ half-open: what your service did: it still held the connection/);

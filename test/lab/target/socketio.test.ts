@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { NativeEnvironment } from '../../../lab/env/native.js';
 import { runLab } from '../../../lab/lab.js';
+import { assertRollingDrain } from './drain-assert.js';
 import { type SocketIoApp, startSocketIoApp } from './socketio-app.js';
 
 describe('lab --target against a Socket.IO 4 app', { timeout: 120_000 }, () => {
@@ -27,7 +28,7 @@ describe('lab --target against a Socket.IO 4 app', { timeout: 120_000 }, () => {
       env,
       reportDir: null,
       progress: () => {},
-      drills: ['half-open', 'idle-timeout', 'upgrade-stripped', 'frame-faults'],
+      drills: ['half-open', 'idle-timeout', 'upgrade-stripped', 'frame-faults', 'rolling-drain'],
       target: {
         url,
         address: url.host,
@@ -52,5 +53,7 @@ describe('lab --target against a Socket.IO 4 app', { timeout: 120_000 }, () => {
     assert.equal(stripped.data!.status, 400);
     assert.equal(stripped.passed, true);
     assert.equal(d('frame-faults').passed, true, d('frame-faults').mitigated.detail);
+    // Socket.IO clients reconnect (a new engine.io session over WebSocket, CONNECT again) after a drain.
+    assertRollingDrain(d('rolling-drain'));
   });
 });
