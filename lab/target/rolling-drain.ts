@@ -80,7 +80,7 @@ class ReconnectingClient {
   }
 }
 
-interface Phase {
+export interface Phase {
   windowMs: number;
   /** Clients the drained sidecar held, and the closes its drain counted. */
   held: number;
@@ -160,6 +160,34 @@ function describePhase(p: Phase): string {
   return `${p.drainedCloses} closed, peak ${p.peak} reconnects per 100 ms, ${back}${p.gaveUp ? `, ${p.gaveUp} gave up` : ''}${refused}`;
 }
 
+/** Every client of the phase was open again within the bound, and none gave up. */
+function cameBack(p: Phase): boolean {
+  return p.recoverMs !== null && p.gaveUp === 0;
+}
+
+/** The fixes a failed rolling drain points at (none when every client came back both times). */
+export function whatToChange(burst: Phase, staggered: Phase): string[] {
+  if (cameBack(burst) && cameBack(staggered)) return [];
+  const changes: string[] = [];
+  if (burst.gaveUp + staggered.gaveUp > 0)
+    changes.push(
+      'clients must keep retrying through a rollout: full-jitter exponential backoff (base 500 ms, cap 30 s) with enough retries to outlast it, reset once connected',
+    );
+  if (burst.refused.length + staggered.refused.length > 0)
+    changes.push(
+      'accept the reconnects of a drained replica: raise the accept backlog and connection limits, and answer overload with 503 + Retry-After that clients honour',
+    );
+  if (cameBack(staggered) && !cameBack(burst))
+    changes.push(
+      'drain staggered, not all at once: close connections over a window on SIGTERM (socketlens --drain-window 15s, --drain-delay 3s)',
+    );
+  if (changes.length === 0)
+    changes.push(
+      `take every client back within ${seconds(BACK_WITHIN_MS)}: spread reconnects with full-jitter backoff and drain over a window (socketlens --drain-window)`,
+    );
+  return changes;
+}
+
 export const drill: TargetDrill = {
   name: 'rolling-drain',
   title: 'Rolling drain: one of two sidecars drained at once, then staggered',
@@ -169,28 +197,9 @@ export const drill: TargetDrill = {
     await env.releaseAll();
     const staggered = await rollOne(env, target, WINDOW_MS);
     log(`staggered ${WINDOW_MS} ms: ${describePhase(staggered)}`);
-    const back = (p: Phase) => p.recoverMs !== null && p.gaveUp === 0;
-    const fine = back(burst) && back(staggered);
+    const fine = cameBack(burst) && cameBack(staggered);
     const did = `drained at once: ${describePhase(burst)}; staggered over ${seconds(WINDOW_MS)}: ${describePhase(staggered)}`;
-    const changes: string[] = [];
-    if (!fine) {
-      if (burst.gaveUp + staggered.gaveUp > 0)
-        changes.push(
-          'clients must keep retrying through a rollout: full-jitter exponential backoff (base 500 ms, cap 30 s) with enough retries to outlast it, reset once connected',
-        );
-      if (burst.refused.length + staggered.refused.length > 0)
-        changes.push(
-          'accept the reconnects of a drained replica: raise the accept backlog and connection limits, and answer overload with 503 + Retry-After that clients honour',
-        );
-      if (back(staggered) && !back(burst))
-        changes.push(
-          'drain staggered, not all at once: close connections over a window on SIGTERM (socketlens --drain-window 15s, --drain-delay 3s)',
-        );
-      if (changes.length === 0)
-        changes.push(
-          `take every client back within ${seconds(BACK_WITHIN_MS)}: spread reconnects with full-jitter backoff and drain over a window (socketlens --drain-window)`,
-        );
-    }
+    const changes = whatToChange(burst, staggered);
     return {
       symptom: check(
         burst.held > 0 && burst.drainedCloses === burst.held && staggered.drainedCloses === staggered.held,
