@@ -61,6 +61,8 @@ export interface MessageSink {
   onMessage(opcode: number, size: number, have: number, compressed: boolean): void;
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 const MAX_SAFE_HIGH = 0x1fffff; // 2^53 - 1 = high 21 bits of the upper 32-bit word
 
 enum State {
@@ -113,11 +115,11 @@ export class FrameScanner {
   private remaining = 0;
   private opcode = 0;
   private masked = false;
-  // The masking key as four numbers: no per-scanner buffer to allocate.
-  private m0 = 0;
-  private m1 = 0;
-  private m2 = 0;
-  private m3 = 0;
+  /** The masking key as one little-endian word (key byte k in bits 8k..8k+7); 0 when unmasked. */
+  private maskWord = 0;
+  /** A 32-bit view of the sink's prefix buffer for word-wise unmasking (made once per sink). */
+  private words: Uint32Array | null = null;
+  private wordsOf: Buffer | null = null;
   /** Payload offset reached in the current frame, for control-frame byte positions. */
   private payloadPos = 0;
   /** Inside a fragmented data message (a non-final data frame was seen). */
@@ -238,12 +240,7 @@ export class FrameScanner {
       off += 8;
     }
     this.masked = (b1 & 0x80) !== 0;
-    if (this.masked) {
-      this.m0 = h[off];
-      this.m1 = h[off + 1];
-      this.m2 = h[off + 2];
-      this.m3 = h[off + 3];
-    }
+    this.maskWord = this.masked ? h[off] | (h[off + 1] << 8) | (h[off + 2] << 16) | (h[off + 3] << 24) : 0;
 
     if ((b0 & 0x30) !== 0 || ((b0 & 0x40) !== 0 && !this.allowRsv1)) return this.fail('reserved_bits', pos);
     this.frames++;
@@ -296,7 +293,7 @@ export class FrameScanner {
       // Only the first two payload bytes (the status code) are unmasked.
       for (let i = 0; i < take && this.payloadPos + i < 2; i++) {
         const p = this.payloadPos + i;
-        const byte = this.masked ? chunk[pos + i] ^ this.maskByte(p) : chunk[pos + i];
+        const byte = chunk[pos + i] ^ this.maskByte(p);
         if (p === 0) this.closeCodeHigh = byte;
         else if (this.closes === 0) this.closeCode = (this.closeCodeHigh << 8) | byte;
       }
@@ -304,7 +301,7 @@ export class FrameScanner {
       const t = this.matchToken!;
       for (let i = 0; i < take; i++) {
         const p = this.payloadPos + i;
-        const byte = this.masked ? chunk[pos + i] ^ this.maskByte(p) : chunk[pos + i];
+        const byte = chunk[pos + i] ^ this.maskByte(p);
         if (byte !== t[p]) {
           this.pongMatching = false;
           break;
@@ -313,33 +310,49 @@ export class FrameScanner {
     }
   }
 
-  /** Copies (unmasked) the bytes of a data frame that still fit in the sink's prefix buffer. */
+  /**
+   * Copies (unmasked) the bytes of a data frame that still fit in the sink's prefix buffer: byte
+   * by byte up to a word boundary of the prefix, then four bytes per step with the key rotated to
+   * the payload position, then the tail byte by byte. An unmasked frame has a zero key.
+   */
   private capture(chunk: Uint8Array, pos: number, take: number): void {
     if (this.msgCompressed) return;
     const prefix = this.sink!.prefix;
     const n = Math.min(take, prefix.length - this.msgHave);
     if (n <= 0) return;
-    const base = this.payloadPos;
+    const mask = this.maskWord;
     let out = this.msgHave;
-    if (this.masked) {
-      for (let i = 0; i < n; i++) prefix[out++] = chunk[pos + i] ^ this.maskByte(base + i);
-    } else {
-      for (let i = 0; i < n; i++) prefix[out++] = chunk[pos + i];
+    let p = this.payloadPos;
+    const stop = out + n;
+    while (out < stop && (out & 3) !== 0) prefix[out++] = chunk[pos++] ^ ((mask >>> ((p++ & 3) << 3)) & 0xff);
+    if (stop - out >= 4) {
+      const words = this.wordsOf === prefix ? this.words : this.wordView(prefix);
+      if (words !== null) {
+        const r = (p & 3) << 3;
+        const key = r === 0 ? mask : (mask >>> r) | (mask << (32 - r));
+        const from = out;
+        for (; stop - out >= 4; out += 4, pos += 4)
+          words[out >> 2] =
+            (chunk[pos] | (chunk[pos + 1] << 8) | (chunk[pos + 2] << 16) | (chunk[pos + 3] << 24)) ^ key;
+        p += out - from;
+      }
     }
+    while (out < stop) prefix[out++] = chunk[pos++] ^ ((mask >>> ((p++ & 3) << 3)) & 0xff);
     this.msgHave = out;
   }
 
+  /** A 32-bit view of `prefix` when its memory is word-aligned on a little-endian host, else null. */
+  private wordView(prefix: Buffer): Uint32Array | null {
+    this.wordsOf = prefix;
+    this.words =
+      LITTLE_ENDIAN && (prefix.byteOffset & 3) === 0
+        ? new Uint32Array(prefix.buffer, prefix.byteOffset, prefix.length >>> 2)
+        : null;
+    return this.words;
+  }
+
   private maskByte(p: number): number {
-    switch (p & 3) {
-      case 0:
-        return this.m0;
-      case 1:
-        return this.m1;
-      case 2:
-        return this.m2;
-      default:
-        return this.m3;
-    }
+    return (this.maskWord >>> ((p & 3) << 3)) & 0xff;
   }
 
   private endFrame(): void {

@@ -57,3 +57,63 @@ describe('frame scanner: the decoder sink and message sizes', () => {
     assert.deepEqual(sizes, [18, 11, 0, 6]);
   });
 });
+
+describe('frame scanner: the captured prefix is the unmasked payload, whatever the alignment', () => {
+  /** Deterministic PRNG (mulberry32) so a failure can be replayed. */
+  function rng(seed: number): () => number {
+    let a = seed;
+    return () => {
+      a = (a + 0x6d2b79f5) | 0;
+      let t = Math.imul(a ^ (a >>> 15), 1 | a);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+
+  class Copy implements MessageSink {
+    readonly got: Buffer[] = [];
+    constructor(readonly prefix: Buffer) {}
+    onMessage(_opcode: number, _size: number, have: number): void {
+      this.got.push(Buffer.from(this.prefix.subarray(0, have)));
+    }
+  }
+
+  // Word-aligned prefix (the fast path) and prefixes at odd offsets of a larger buffer (byte path).
+  for (const offset of [0, 1, 2, 3]) {
+    it(`prefix at byte offset ${offset}: 200 messages of 0..300 bytes, fragmented, chunked at random`, () => {
+      const rand = rng(0x5eed + offset);
+      const parts: Buffer[] = [];
+      const payloads: Buffer[] = [];
+      for (let m = 0; m < 200; m++) {
+        const payload = Buffer.alloc(Math.floor(rand() * 301));
+        for (let i = 0; i < payload.length; i++) payload[i] = Math.floor(rand() * 256);
+        payloads.push(payload);
+        const mask = rand() < 0.8;
+        // Split into 1..3 fragments at random points.
+        const cuts = [0, Math.floor(rand() * payload.length), payload.length].sort((a, b) => a - b);
+        for (let f = 0; f < 2; f++) {
+          const fin = f === 1;
+          const piece = payload.subarray(cuts[f], cuts[f + 1]);
+          parts.push(
+            frame({ opcode: f === 0 ? Opcode.Binary : Opcode.Continuation, payload: piece, mask, fin }),
+          );
+        }
+      }
+      const stream = Buffer.concat(parts);
+      const backing = Buffer.alloc(256 + 8);
+      const sink = new Copy(backing.subarray(offset, offset + 256));
+      const s = new FrameScanner();
+      s.sink = sink;
+      for (let i = 0; i < stream.length; ) {
+        const step = 1 + Math.floor(rand() * 97);
+        s.push(stream.subarray(i, i + step));
+        i += step;
+      }
+      assert.equal(s.broken, false);
+      assert.equal(s.messages, 200);
+      assert.equal(sink.got.length, 200);
+      for (let m = 0; m < 200; m++)
+        assert.deepEqual(sink.got[m], payloads[m].subarray(0, 256), `message ${m}`);
+    });
+  }
+});
