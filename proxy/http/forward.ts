@@ -1,6 +1,7 @@
 /**
- * The plain-HTTP path: every request that is not a WebSocket upgrade is passed to the target by
- * http-proxy-3 (streaming, unbuffered, X-Forwarded-* added). On the way the sidecar:
+ * The plain-HTTP path: every request that is not a WebSocket upgrade is relayed to the target
+ * with node:http (streaming, unbuffered, X-Forwarded-* added; the client's header order and case
+ * kept). On the way the sidecar:
  * - counts requests that carry Sec-WebSocket-Key but reached the plain path (no `Upgrade:
  *   websocket`, or no `Connection: upgrade`) as ws_handshake_failures_total{reason=
  *   "upgrade_stripped"}: a hop before us dropped the header; each writes one close-log line;
@@ -12,13 +13,13 @@
  * each closed after --upstream-idle-timeout). The target's Connection header concerns only the
  * target's leg, so it is not relayed to the client.
  */
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import http, { type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
-import type { Socket } from 'node:net';
-import { createProxyServer } from 'http-proxy-3';
+import type { TLSSocket } from 'node:tls';
+import type { Counter } from 'prom-client';
 import type { SidecarContext } from '../context.js';
 import type { EnginePollingRequest } from '../protocols/engineio/transports.js';
-import { statusClass, type Transport } from '../metrics/definitions.js';
+import { statusClass, TRANSPORTS, type Transport } from '../metrics/definitions.js';
 import { resolveClientId } from '../telemetry/client-id.js';
 import { recordEnding } from '../connections/ending.js';
 import { redactTarget } from '../telemetry/redact.js';
@@ -33,12 +34,42 @@ interface RequestState {
   engine: EnginePollingRequest | null;
 }
 
-const states = new WeakMap<IncomingMessage, RequestState>();
-
 export type HttpHandler = ((req: IncomingMessage, res: ServerResponse) => void) & {
   /** Closes the idle keep-alive connections to the target. */
   close(): void;
 };
+
+/**
+ * Request headers that concern only the client's leg (hop-by-hop), or that the relay sets itself.
+ * `trailer` goes too: the relay does not forward trailers.
+ */
+const DROPPED_REQUEST = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'trailer',
+  'x-forwarded-for',
+  'x-forwarded-port',
+  'x-forwarded-proto',
+]);
+/** Response headers that concern only the target's leg; Node frames the body toward the client itself. */
+const DROPPED_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding']);
+
+/** The labelled children of socketlens_http_requests_total, made once: no label hashing per request. */
+class RequestCounters {
+  /** Keyed by transport index × 1000 + status (0 for a status outside 100..599). */
+  private readonly children = new Map<number, Counter.Internal>();
+  constructor(private readonly counter: Counter<string>) {}
+  inc(transport: Transport, status: number): void {
+    const key = TRANSPORTS.indexOf(transport) * 1000 + (status >= 100 && status <= 599 ? status : 0);
+    let child = this.children.get(key);
+    if (child === undefined) {
+      child = this.counter.labels(transport, statusClass(status));
+      this.children.set(key, child);
+    }
+    child.inc();
+  }
+}
 
 export function createHttpHandler(ctx: SidecarContext): HttpHandler {
   const { config, metrics } = ctx;
@@ -52,53 +83,89 @@ export function createHttpHandler(ctx: SidecarContext): HttpHandler {
           scheduling: 'lifo',
         })
       : undefined;
-  const proxy = createProxyServer({ target: config.target.href, xfwd: true, ws: false, agent });
-
-  proxy.on('proxyReq', (proxyReq, req) => {
-    const st = states.get(req as IncomingMessage);
-    if (st) proxyReq.setHeader(config.clientIdHeader, st.clientId);
-    // The client's Connection header is about its own leg.
-    if (agent) proxyReq.setHeader('connection', 'keep-alive');
-    st?.engine?.request();
-  });
-
-  proxy.on('proxyRes', (proxyRes, req, res) => {
-    // Hop-by-hop: the target's keep-alive choice is not the client's (http-proxy-3 then sets the
-    // client's own preference).
-    delete proxyRes.headers.connection;
-    delete proxyRes.headers['keep-alive'];
-    const r = req as IncomingMessage;
-    const st = states.get(r);
-    if (!st) return;
-    const type = String(proxyRes.headers['content-type'] ?? '');
-    if (st.transport !== 'longpoll' && type.toLowerCase().startsWith('text/event-stream')) {
-      st.transport = 'sse';
-      st.stream = track(ctx, 'sse', st.clientId, r, res as ServerResponse);
-    }
-    st.stream?.observe(proxyRes);
-    st.engine?.response(proxyRes);
-    metrics.httpRequests.labels(st.transport, statusClass(proxyRes.statusCode ?? 0)).inc();
-  });
-
-  proxy.on('error', (err, req, res) => {
-    const e = err as NodeJS.ErrnoException;
-    const st = states.get(req as IncomingMessage);
-    if (st && !(res as ServerResponse).headersSent) metrics.httpRequests.labels(st.transport, '5xx').inc();
-    const out = res as ServerResponse | Socket;
-    if ('writeHead' in out && !out.headersSent) {
-      const body = `socketlens: the backend is unavailable (${e.code ?? e.message})\n`;
-      out.writeHead(502, {
-        'content-type': 'text/plain; charset=utf-8',
-        'content-length': Buffer.byteLength(body),
-      });
-      out.end(body);
-    } else {
-      out.destroy();
-    }
-  });
+  const requestOf = secure ? https.request : http.request;
+  const hostname = config.target.hostname.replace(/^\[(.*)\]$/, '$1');
+  const port = Number(config.target.port || (secure ? 443 : 80));
+  const counters = new RequestCounters(metrics.httpRequests);
+  const clientIdHeader = config.clientIdHeader.toLowerCase();
+  const upstreamConnection = agent ? 'keep-alive' : 'close';
 
   const longpoll = (path: string) =>
     config.longpollPaths.some((p) => path === p || path.startsWith(p.endsWith('/') ? p : `${p}/`));
+
+  /** The backend answered: tap it for the live connection, count it, relay its head and body. */
+  const onResponse = (req: IncomingMessage, res: ServerResponse, st: RequestState, up: IncomingMessage) => {
+    const status = up.statusCode ?? 0;
+    const type = up.headers['content-type'];
+    if (st.transport !== 'longpoll' && type !== undefined && /^text\/event-stream/i.test(type)) {
+      st.transport = 'sse';
+      st.stream = track(ctx, 'sse', st.clientId, req, res);
+    }
+    st.stream?.observe(up);
+    st.engine?.response(up);
+    counters.inc(st.transport, status);
+    if (res.headersSent || res.destroyed) {
+      up.resume();
+      return;
+    }
+    res.writeHead(status, up.statusMessage, responseHeaders(up.rawHeaders));
+    // A backend connection that breaks mid-body must not leave the client waiting.
+    up.once('close', () => {
+      if (!up.complete && !res.writableEnded) res.destroy();
+    });
+    up.pipe(res);
+  };
+
+  const onError = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    st: RequestState,
+    err: NodeJS.ErrnoException,
+  ) => {
+    // The client went away first: nothing to answer.
+    if (req.socket.destroyed) return;
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    counters.inc(st.transport, 502);
+    const body = `socketlens: the backend is unavailable (${err.code ?? err.message})\n`;
+    res.writeHead(502, {
+      'content-type': 'text/plain; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+    });
+    res.end(body);
+  };
+
+  /** Sends the request on to the target, streaming its body, over a pooled keep-alive connection. */
+  const relay = (req: IncomingMessage, res: ServerResponse, st: RequestState, path: string): void => {
+    const up: ClientRequest = requestOf({
+      hostname,
+      port,
+      method: req.method,
+      path,
+      headers: requestHeaders(req, clientIdHeader, st.clientId, upstreamConnection, config.target.host),
+      agent: agent ?? false,
+      setHost: false,
+    });
+    up.on('response', (r: IncomingMessage) => onResponse(req, res, st, r));
+    up.on('error', (err: Error) => onError(req, res, st, err));
+    // A client that leaves before the answer is complete takes the backend request with it.
+    res.once('close', () => {
+      if (!res.writableFinished) up.destroy();
+    });
+    st.engine?.request();
+    const h = req.headers;
+    if (
+      h['transfer-encoding'] !== undefined ||
+      (h['content-length'] !== undefined && h['content-length'] !== '0')
+    ) {
+      req.once('error', () => up.destroy());
+      req.pipe(up);
+    } else {
+      up.end();
+    }
+  };
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const target = normaliseTarget(req.url);
@@ -129,13 +196,12 @@ export function createHttpHandler(ctx: SidecarContext): HttpHandler {
       return;
     }
     const forward = (): void => {
-      states.set(req, st);
       if (st.transport === 'longpoll') st.stream = track(ctx, 'longpoll', clientId, req, res);
       if (engine) {
         st.stream?.belongTo(engine);
         res.once('close', () => engine.closed());
       }
-      proxy.web(req, res);
+      relay(req, res, st, target);
       // A long-poll meets the faults from its request on (an SSE stream once its body flows).
       if (st.stream?.relay) ctx.faults?.onOpen(st.stream);
     };
@@ -162,6 +228,59 @@ export function createHttpHandler(ctx: SidecarContext): HttpHandler {
     forward();
   };
   return Object.assign(handle, { close: () => agent?.destroy() });
+}
+
+/**
+ * The request head as sent to the target: the client's headers in their order and case, less
+ * the hop-by-hop ones, with X-Forwarded-For/-Port/-Proto appended to what the client sent,
+ * X-Forwarded-Host set when absent, the client id, and the target leg's own Connection.
+ */
+function requestHeaders(
+  req: IncomingMessage,
+  clientIdHeader: string,
+  clientId: string,
+  connection: string,
+  targetHost: string,
+): string[] {
+  const raw = req.rawHeaders;
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i].toLowerCase();
+    if (DROPPED_REQUEST.has(name) || name === clientIdHeader) continue;
+    out.push(raw[i], raw[i + 1]);
+  }
+  const h = req.headers;
+  const host = h.host;
+  // An HTTP/1.0 request may come without Host; the target gets its own authority then.
+  if (host === undefined) out.push('host', targetHost);
+  const encrypted = (req.socket as TLSSocket).encrypted === true;
+  const port = host === undefined ? null : /:(\d+)$/.exec(host);
+  out.push(
+    'x-forwarded-for',
+    appendValue(h['x-forwarded-for'], req.socket.remoteAddress ?? ''),
+    'x-forwarded-port',
+    appendValue(h['x-forwarded-port'], port ? port[1] : encrypted ? '443' : '80'),
+    'x-forwarded-proto',
+    appendValue(h['x-forwarded-proto'], encrypted ? 'https' : 'http'),
+  );
+  if (h['x-forwarded-host'] === undefined) out.push('x-forwarded-host', host ?? '');
+  out.push(clientIdHeader, clientId, 'connection', connection);
+  return out;
+}
+
+function appendValue(prev: string | string[] | undefined, value: string): string {
+  if (prev === undefined || prev === '') return value;
+  return `${Array.isArray(prev) ? prev.join(',') : prev},${value}`;
+}
+
+/** The target's response headers in their order and case, less those of the target's own leg. */
+function responseHeaders(raw: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    if (DROPPED_RESPONSE.has(raw[i].toLowerCase())) continue;
+    out.push(raw[i], raw[i + 1]);
+  }
+  return out;
 }
 
 /** Counts a stripped upgrade and writes its close-log line once the backend's answer is done. */

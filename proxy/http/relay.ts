@@ -1,6 +1,6 @@
 /**
  * The relay of an SSE stream's or a long-poll's response body while the fault API is on
- * (--faults). Without it http-proxy-3 pipes the backend's response into the client's; with it
+ * (--faults). Without it the HTTP relay pipes the backend's response into the client's; with it
  * the sidecar takes that pipe over as it is made (the Writable 'pipe' event), so a fault can
  * install a shaper on the body, or end or reset the stream, at any moment of its life.
  *
@@ -32,7 +32,7 @@ export class StreamRelay {
   }
 
   private readonly onPipe = (src: IncomingMessage): void => {
-    // http-proxy-3 resumes src right after this event; our 'data' listener takes the bytes.
+    // pipe() resumes src right after this event; our 'data' listener takes the bytes.
     src.unpipe(this.dst);
     this.src = src;
     src.on('data', this.onData);

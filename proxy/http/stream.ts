@@ -94,7 +94,7 @@ export class HttpStream implements LiveConnection {
   private status = 0;
   private session: StreamSession | null = null;
   private endAtBoundary = false;
-  /** The body relay the fault API acts on (only with --faults; else http-proxy-3 pipes the body). */
+  /** The body relay the fault API acts on (only with --faults; else the HTTP relay pipes the body). */
   readonly relay: StreamRelay | null;
   /** Set when a fault ended or reset the stream: the reason its log line gives. */
   private faultReason: CloseReason | null = null;
@@ -224,9 +224,13 @@ export class HttpStream implements LiveConnection {
     return this.counter?.atBoundary ?? true;
   }
 
-  /** A fault shapes the body: an SSE stream's head goes out now, so the client sees the stream open. */
+  /**
+   * A fault shapes the body: an SSE stream's head goes out now, so the client sees the stream open.
+   * The relay has written the head with writeHead() by then (headersSent is true) but it is only
+   * put on the wire with the first body bytes; flushHeaders() sends it (a no-op once sent).
+   */
   shapingStarts(): void {
-    if (this.transport === 'sse' && !this.res.headersSent && !this.res.destroyed) this.res.flushHeaders();
+    if (this.transport === 'sse' && !this.res.writableEnded && !this.res.destroyed) this.res.flushHeaders();
   }
 
   /**
