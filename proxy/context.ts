@@ -66,7 +66,7 @@ export function createContext(
     clock,
     metrics,
     table,
-    budget: new BufferBudget(config.maxTotalBufferBytes),
+    budget: new BufferBudget(config.maxTotalBufferBytes, clock),
     sockets: new SocketRegistry(),
     log: opts.log ?? (config.log === 'off' ? silentLogger : jsonLineLogger()),
     redact: redactionSet(config.redactParams, config.jwtTokenFrom),

@@ -468,7 +468,7 @@ export class WsConnection implements LiveConnection, PipeOwner {
     this.finished = true;
     this.cancelDrain?.();
     const { ctx } = this;
-    ctx.budget.forget(this.s2c);
+    this.s2c.leaveBudget();
     ctx.table.remove(this);
     const code = this.closeCode ?? 1006;
     const initiator = this.initiator ?? 'server';

@@ -282,6 +282,14 @@ export class Pipe {
     }
   }
 
+  /** The connection ended: what this pipe still had counted leaves the global total. */
+  leaveBudget(): void {
+    if (this.budget === null) return;
+    this.budget.leave(this, this.queued);
+    this.queued = 0;
+    this.budget = null;
+  }
+
   private trackQueued(): void {
     if (this.budget === null) return;
     const q = this.dst.writableLength;

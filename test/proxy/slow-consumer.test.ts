@@ -52,6 +52,9 @@ describe('slow consumers', () => {
       // The queue grew past the limit, but by at most one relayed chunk.
       assert.ok(maxSeen > limit, `max send buffer seen ${maxSeen}`);
       assert.ok(maxSeen < limit + 256 * 1024, `max send buffer seen ${maxSeen}`);
+      // What the cut client still had queued left the global total with it.
+      assert.equal(sidecar.ctx.budget.total, 0);
+      assert.equal(sidecar.ctx.budget.overFor(sidecar.ctx.clock.now()), -1);
     } finally {
       await sidecar.close();
       await backend.close();
