@@ -120,7 +120,8 @@ export async function startSidecar(config: SidecarConfig, opts: SidecarOptions =
   const tickEvery = [
     config.heartbeatInterval > 0 ? config.heartbeatInterval / 10 : Number.POSITIVE_INFINITY,
     config.pongTimeout / 10,
-    config.slowConsumer ? config.slowConsumerGrace / 10 : Number.POSITIVE_INFINITY,
+    // The slow-consumer grace also times the global buffer bound's shedding, which is always on.
+    config.slowConsumerGrace / 10,
     // Fine enough that jittered deadlines stay spread out.
     config.maxConnectionAge > 0
       ? (config.maxConnectionAge * Math.max(config.maxConnectionAgeJitter, 0.1)) / 10

@@ -200,7 +200,7 @@ export const SIDECAR_OPTIONS = [
     kind: 'duration',
     group: G_SLOW,
     default: 5000,
-    help: 'How long a client may stay over --max-buffer-bytes before it is disconnected.',
+    help: 'How long a client may stay over --max-buffer-bytes, or leave its queue unread while the total is over --max-total-buffer-bytes, before it is disconnected.',
   },
   {
     flag: 'max-total-buffer-bytes',
@@ -208,7 +208,7 @@ export const SIDECAR_OPTIONS = [
     group: G_SLOW,
     default: 256 * 1024 * 1024,
     min: 1024,
-    help: 'Bound on the bytes queued toward all clients together; over it, every backend side pauses.',
+    help: 'Bound on the bytes queued toward all clients together; over it, backend sides pause, and once it has been exceeded for --slow-consumer-grace, clients that hold queued bytes and read none of them in that time are disconnected (close 1008, with or without --slow-consumer).',
   },
   {
     flag: 'allow-origin',

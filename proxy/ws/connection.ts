@@ -87,6 +87,10 @@ export class WsConnection implements LiveConnection, PipeOwner {
 
   private readonly ageDeadline: number;
   private overLimitSince = 0;
+  // The global bound's stall watch (see shedIfStalled): since when the client's queue made no
+  // progress, and the flushed-bytes mark it is compared against (-1 = none taken).
+  private stalledSince = 0;
+  private flushedMark = -1;
 
   constructor(
     private readonly ctx: SidecarContext,
@@ -103,6 +107,7 @@ export class WsConnection implements LiveConnection, PipeOwner {
     this.handshakeMs = init.handshakeMs;
     this.t0 = ctx.clock.now();
     this.startedAt = ctx.clock.wall();
+    this.stalledSince = this.t0;
     this.done = new Promise((r) => {
       this.resolveDone = r;
     });
@@ -260,6 +265,7 @@ export class WsConnection implements LiveConnection, PipeOwner {
       if (this.heartbeat(now, this.clientLive, this.c2s, this.s2c, 'client')) return;
       if (this.upstreamLive && this.heartbeat(now, this.upstreamLive, this.s2c, this.c2s, 'server')) return;
     }
+    if (this.shedIfStalled(now)) return;
     if (cfg.slowConsumer) {
       if (this.client.writableLength > cfg.maxBufferBytes) {
         if (this.overLimitSince === 0) this.overLimitSince = now;
@@ -272,6 +278,32 @@ export class WsConnection implements LiveConnection, PipeOwner {
       }
     }
     if (now >= this.ageDeadline) this.closeByProxy(1001, 'max_connection_age');
+  }
+
+  /**
+   * The global bound (--max-total-buffer-bytes): pausing the backend sides cannot bring the total
+   * down while the bytes sit in the queues of clients that do not read. Once the total has been
+   * over the bound for the slow-consumer grace period, a client that holds queued bytes and had
+   * none of them flushed in that time is one of those holding the total up: it is cut as a slow
+   * consumer. A client that reads again within the grace period (a pause, a slow network) keeps
+   * its connection; its own pipe resumes as soon as its queue has drained (see Pipe.onDrain).
+   */
+  private shedIfStalled(now: number): boolean {
+    const queued = this.client.writableLength;
+    const over = this.ctx.budget.overFor(now);
+    if (over < 0 || queued === 0) {
+      this.stalledSince = now;
+      this.flushedMark = -1;
+      return false;
+    }
+    // Bytes handed to the kernel so far; read only while the total is over the bound.
+    const flushed = this.client.bytesWritten - queued;
+    if (this.flushedMark !== -1 && flushed !== this.flushedMark) this.stalledSince = now;
+    this.flushedMark = flushed;
+    const grace = this.ctx.config.slowConsumerGrace;
+    if (over < grace || now - this.stalledSince < grace) return false;
+    this.cutSlowConsumer('total_over_bound');
+    return true;
   }
 
   /** Disconnects the client as a slow consumer (its queue or its share of the global bound). */
