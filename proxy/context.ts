@@ -7,6 +7,7 @@ import type { DrainClock } from './connections/drain.js';
 import { DrainControl, type DrainLogger } from './connections/drain-control.js';
 import { ConnectionTable } from './connections/table.js';
 import type { FaultRegistry } from './faults/registry.js';
+import type { ExhaustionPlace } from './metrics/definitions.js';
 import { SidecarMetrics } from './metrics/registry.js';
 import type { UpgradeChecks } from './policy/types.js';
 import { ProtocolRuntime } from './protocols/runtime.js';
@@ -33,7 +34,7 @@ export interface SidecarContext {
   /** Set once shutdown began: a connection that opens now is closed at once. */
   stopping: boolean;
   /** Reports the sidecar's own resource exhaustion on stderr (rate-limited). */
-  readonly reportExhaustion: (code: string, where: string) => void;
+  readonly reportExhaustion: (code: string, where: ExhaustionPlace) => void;
   /** Short unique connection ids: a per-process prefix and a counter. */
   nextId(): string;
   /** The protocol decoders (engine.io, graphql-ws, MQTT, SSE) and their shared state. */
@@ -85,7 +86,7 @@ export function createContext(
     checks: null,
     faults: null,
     stopping: false,
-    reportExhaustion: exhaustionReporter(clock),
+    reportExhaustion: exhaustionReporter(clock, metrics),
     nextId: () => `${prefix}-${(++seq).toString(36)}`,
   };
   ctx.protocols = new ProtocolRuntime(ctx as SidecarContext);

@@ -6,6 +6,7 @@ import http from 'node:http';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import { createAdminServer, type AdminRoute } from './admin/server.js';
 import type { Clock } from './clock.js';
+import { isResourceExhaustion } from './resources.js';
 import type { SidecarConfig } from './config/sidecar-options.js';
 import type { DrainClock } from './connections/drain.js';
 import type { DrainLogger } from './connections/drain-control.js';
@@ -145,6 +146,14 @@ export async function startSidecar(config: SidecarConfig, opts: SidecarOptions =
   const addr = await listen(server, config.listen.host, config.listen.port, {
     name: 'proxy',
     flag: '--listen',
+  });
+  // After listen: accept() failing with EMFILE reaches here only when libuv had no descriptor in
+  // reserve to reset the waiting clients with (see proxy/resources.ts); without a listener, the
+  // process would crash on it.
+  server.on('error', (err: NodeJS.ErrnoException) => {
+    if (isResourceExhaustion(err.code)) ctx.reportExhaustion(err.code!, 'accept');
+    else
+      process.stderr.write(`socketlens: the proxy listener failed to accept (${err.code ?? err.message})\n`);
   });
   let admin: http.Server | null = null;
   let adminAddr: AddressInfo | null = null;

@@ -22,6 +22,7 @@ import type { EnginePollingRequest } from '../protocols/engineio/transports.js';
 import { statusClass, TRANSPORTS, type Transport } from '../metrics/definitions.js';
 import { resolveClientId } from '../telemetry/client-id.js';
 import { recordEnding } from '../connections/ending.js';
+import { isResourceExhaustion } from '../resources.js';
 import { redactTarget } from '../telemetry/redact.js';
 import { HttpStream } from './stream.js';
 import { normaliseTarget, targetPath } from './target.js';
@@ -122,15 +123,21 @@ export function createHttpHandler(ctx: SidecarContext): HttpHandler {
     st: RequestState,
     err: NodeJS.ErrnoException,
   ) => {
+    // Out of descriptors or memory ourselves: not the backend's fault, and said so (503, not 502).
+    const ours = isResourceExhaustion(err.code);
+    if (ours) ctx.reportExhaustion(err.code!, 'http');
     // The client went away first: nothing to answer.
     if (req.socket.destroyed) return;
     if (res.headersSent) {
       res.destroy();
       return;
     }
-    counters.inc(st.transport, 502);
-    const body = `socketlens: the backend is unavailable (${err.code ?? err.message})\n`;
-    res.writeHead(502, {
+    const status = ours ? 503 : 502;
+    counters.inc(st.transport, status);
+    const body = ours
+      ? `socketlens: the proxy is out of resources (${err.code})\n`
+      : `socketlens: the backend is unavailable (${err.code ?? err.message})\n`;
+    res.writeHead(status, {
       'content-type': 'text/plain; charset=utf-8',
       'content-length': Buffer.byteLength(body),
     });

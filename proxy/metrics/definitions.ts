@@ -52,6 +52,16 @@ export const HANDSHAKE_FAILURE_REASONS = [
 ] as const;
 export type HandshakeFailureReason = (typeof HANDSHAKE_FAILURE_REASONS)[number];
 
+/**
+ * Where the sidecar ran out of its own resources (label `where` of
+ * socketlens_resource_exhaustion_total): opening the backend socket of an upgrade or of a plain
+ * request, or accepting a client connection.
+ */
+export const EXHAUSTION_PLACES = ['upgrade', 'http', 'accept'] as const;
+export type ExhaustionPlace = (typeof EXHAUSTION_PLACES)[number];
+/** The errno codes that mean the sidecar itself is out of resources (label `code`). */
+export const EXHAUSTION_CODES = ['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM'] as const;
+
 /** Who closed a connection (label `initiator` of ws_close_total). */
 export const CLOSE_INITIATORS = ['client', 'server', 'proxy'] as const;
 export type CloseInitiator = (typeof CLOSE_INITIATORS)[number];
@@ -553,6 +563,12 @@ export const METRICS = {
     type: 'counter',
     help: 'Client connections dropped before a request could be proxied (malformed HTTP, oversize headers, slow request), by reason.',
     labels: ['reason'],
+  },
+  resourceExhaustion: {
+    name: 'socketlens_resource_exhaustion_total',
+    type: 'counter',
+    help: 'Times the sidecar itself ran out of file descriptors or kernel memory (code: EMFILE, ENFILE, ENOBUFS, ENOMEM), by where: opening the backend socket of an upgrade or of a request (answered 503), or accepting a client connection.',
+    labels: ['where', 'code'],
   },
   drainActive: {
     name: 'socketlens_drain_active',

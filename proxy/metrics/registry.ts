@@ -12,6 +12,7 @@ import {
   DIRECTIONS,
   DRAIN_KINDS,
   DRAIN_PACES,
+  EXHAUSTION_PLACES,
   type Direction,
   HANDSHAKE_FAILURE_REASONS,
   METRICS,
@@ -90,6 +91,7 @@ export class SidecarMetrics {
   readonly longpollWait: client.Histogram<string>;
   readonly httpRequests: client.Counter<string>;
   readonly clientErrors: client.Counter<string>;
+  readonly resourceExhaustion: client.Counter<string>;
   readonly faultsActive: client.Gauge<string>;
   readonly faultHits: client.Counter<string>;
   /** Message sizes per direction, observed by the frame scanners. */
@@ -161,6 +163,7 @@ export class SidecarMetrics {
     this.longpollWait = histogram(METRICS.longpollWait);
     this.httpRequests = counter(METRICS.httpRequests);
     this.clientErrors = counter(METRICS.clientErrors);
+    this.resourceExhaustion = counter(METRICS.resourceExhaustion);
     this.faultsActive = new client.Gauge({
       name: METRICS.faultsActive.name,
       help: METRICS.faultsActive.help,
@@ -269,6 +272,7 @@ export class SidecarMetrics {
     for (const d of DIRECTIONS) this.protocolErrors.labels(d).inc(0);
     for (const reason of ['bad_request', 'header_overflow', 'timeout', 'client_reset'])
       this.clientErrors.labels(reason).inc(0);
+    for (const where of EXHAUSTION_PLACES) this.resourceExhaustion.labels(where, 'EMFILE').inc(0);
     for (const p of PROTOCOLS) {
       this.protocolConnections.labels(p).inc(0);
       for (const d of DIRECTIONS) this.protocolDecodeErrors.labels(p, d).inc(0);

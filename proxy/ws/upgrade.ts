@@ -324,7 +324,7 @@ export class UpgradeAttempt {
   private readonly onUpstreamError = (err: NodeJS.ErrnoException): void => {
     const code = err.code ?? 'unknown';
     if (isResourceExhaustion(code)) {
-      this.ctx.reportExhaustion(code, 'connecting to the backend for an upgrade');
+      this.ctx.reportExhaustion(code, 'upgrade');
       this.refuse({
         reason: 'resource_exhausted',
         status: 503,
