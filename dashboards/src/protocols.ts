@@ -1,6 +1,6 @@
 /**
  * The protocols board: what the sidecar's decoders see inside the connections (engine.io and
- * Socket.IO, graphql-ws, Server-Sent Events by the spec), one row per protocol, and the health
+ * Socket.IO, graphql-ws, Server-Sent Events by the spec, MQTT), one row per protocol, and the health
  * of decoding itself. Panels whose counters only appear with their first event (misses,
  * rejections, overflow) read 0 on a healthy system instead of "no data".
  */
@@ -21,7 +21,7 @@ const spec = (): BoardSpec => ({
   uid: PROTOCOLS_UID,
   title: 'socketlens / Protocols',
   description:
-    'What runs inside the connections: Socket.IO (engine.io) sessions and events, graphql-ws operations, SSE events against keep-alive comments, and the health of decoding.',
+    'What runs inside the connections: Socket.IO (engine.io) sessions and events, graphql-ws operations, SSE events against keep-alive comments, MQTT packets, and the health of decoding.',
   tags: ['protocols'],
   rows: [
     {
@@ -224,9 +224,44 @@ const spec = (): BoardSpec => ({
         }),
       ],
     },
-    // MQTT over WebSocket: its panels (packets by type and direction, CONNACK refusals by reason,
-    // keep-alive misses) go here once the MQTT decoder's metrics are in the metric contract.
-    { title: 'MQTT over WebSocket', panels: [] },
+    {
+      title: 'MQTT over WebSocket',
+      panels: [
+        timeseriesPanel({
+          title: 'MQTT packets per second, by type and direction',
+          description:
+            'MQTT control packets (3.1, 3.1.1 and 5) by type and direction (in = client to broker). pingreq/pingresp are the MQTT heartbeats; publish without puback at QoS 1 reveals a broker or client that stopped acknowledging.',
+          queries: [
+            {
+              expr: sumRate(M.mqttPackets, { by: ['type', 'direction'] }),
+              legend: '{{type}} {{direction}}',
+            },
+          ],
+          unit: 'ops',
+          span: 8,
+        }),
+        timeseriesPanel({
+          title: 'MQTT CONNACK refusals by reason',
+          description:
+            'Connections the broker refused in its CONNACK, by reason (bad credentials, not authorized, server unavailable, ...). A burst after a deploy reveals an auth or ACL change.',
+          queries: [
+            { expr: orZero(sumRate(M.mqttConnackRefusals, { by: ['reason'] })), legend: '{{reason}}' },
+          ],
+          unit: 'ops',
+          span: 8,
+        }),
+        timeseriesPanel({
+          title: 'MQTT keep-alive misses by silent peer',
+          description:
+            'A client silent for 1.5 times its keep-alive (client), or a PINGREQ the broker did not answer within the keep-alive (server). A steady rate reveals half-open connections the broker keeps as sessions.',
+          queries: [
+            { expr: orZero(sumRate(M.mqttKeepaliveMisses, { by: ['peer'] })), legend: 'missed by {{peer}}' },
+          ],
+          unit: 'ops',
+          span: 8,
+        }),
+      ],
+    },
   ],
 });
 

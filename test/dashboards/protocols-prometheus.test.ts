@@ -12,9 +12,11 @@ import { after, before, describe, it } from 'node:test';
 import { buildSchema } from 'graphql';
 import { createClient } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
+import { Aedes } from 'aedes';
+import mqtt from 'mqtt';
 import { Server as SocketIoServer } from 'socket.io';
 import { io as ioClient, type Socket } from 'socket.io-client';
-import WebSocket, { WebSocketServer } from 'ws';
+import WebSocket, { createWebSocketStream, WebSocketServer } from 'ws';
 import { PROTOCOLS_UID } from '../../dashboards/src/protocols.js';
 import { listPanelQueries } from '../../dashboards/src/queries.js';
 import { type PrometheusServer, startPrometheus } from '../../lab/runner/components/prometheus.js';
@@ -41,6 +43,7 @@ const roots = {
 describe('the protocols board on a live Prometheus', { timeout: 90_000 }, () => {
   let app: http.Server;
   let io: SocketIoServer;
+  let broker: Aedes;
   let sse: ChildProcess;
   let appSidecar: TestSidecar;
   let sseSidecar: TestSidecar;
@@ -49,7 +52,8 @@ describe('the protocols board on a live Prometheus', { timeout: 90_000 }, () => 
   let end = 0;
 
   before(async () => {
-    // One Node app: Socket.IO at /socket.io/ (heartbeats every 200 ms), graphql-ws elsewhere.
+    // One Node app: Socket.IO at /socket.io/ (heartbeats every 200 ms), graphql-ws at /graphql,
+    // an MQTT broker (aedes) at /mqtt that refuses the user "intruder".
     app = http.createServer((_req, res) => {
       res.writeHead(404);
       res.end();
@@ -61,9 +65,20 @@ describe('the protocols board on a live Prometheus', { timeout: 90_000 }, () => 
     io.of('/admin').on('connection', (s) => s.on('stats', () => s.emit('stats', { users: 1 })));
     const wss = new WebSocketServer({ noServer: true });
     useServer({ schema, roots }, wss);
+    broker = await Aedes.createBroker();
+    broker.authenticate = (_client, username, _password, done) => {
+      if (username === 'intruder') {
+        const err = Object.assign(new Error('bad credentials'), { returnCode: 4 });
+        done(err as Parameters<typeof done>[0], false);
+      } else done(null, true);
+    };
+    const mqttWss = new WebSocketServer({ noServer: true });
+    mqttWss.on('connection', (ws) => broker.handle(createWebSocketStream(ws) as never));
     app.on('upgrade', (req, socket, head) => {
       if (req.url?.startsWith('/graphql'))
         wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+      else if (req.url?.startsWith('/mqtt'))
+        mqttWss.handleUpgrade(req, socket, head, (ws) => mqttWss.emit('connection', ws, req));
     });
     app.listen(0, '127.0.0.1');
     await once(app, 'listening');
@@ -129,12 +144,37 @@ describe('the protocols board on a live Prometheus', { timeout: 90_000 }, () => 
     for await (const _ of gql.iterate({ query: 'subscription { count(to: 1000) }' })) break;
     await gql.dispose();
 
+    // MQTT: a client that subscribes, publishes twice and pings (keep-alive 1 s), and one refused.
+    const mqttUrl = `${base.replace('http', 'ws')}/mqtt`;
+    const sensor = mqtt.connect(mqttUrl, { protocolVersion: 4, keepalive: 1, reconnectPeriod: 0 });
+    await new Promise<void>((resolve, reject) => {
+      sensor.once('connect', () => resolve());
+      sensor.once('error', reject);
+    });
+    await sensor.subscribeAsync('plant/+/temp', { qos: 1 });
+    await sensor.publishAsync('plant/a/temp', '21.5', { qos: 1 });
+    await sensor.publishAsync('plant/b/temp', '19.0', { qos: 0 });
+    await new Promise<void>((resolve) =>
+      sensor.on('packetreceive', (p) => {
+        if (p.cmd === 'pingresp') resolve();
+      }),
+    );
+    await sensor.endAsync();
+    const intruder = mqtt.connect(mqttUrl, {
+      protocolVersion: 4,
+      username: 'intruder',
+      password: 'x',
+      reconnectPeriod: 0,
+    });
+    await new Promise<void>((resolve) => intruder.once('error', () => resolve()));
+    intruder.end(true);
+
     // SSE: one stream of 10 events with keep-alive comments, and one resumed after event 7.
     await (await fetch(`${sseSidecar.url}/events`)).text();
     await (await fetch(`${sseSidecar.url}/events`, { headers: { 'last-event-id': '7' } })).text();
 
     await waitUntil(
-      async () => appSidecar.logs.length >= 4 && sseSidecar.logs.length === 2,
+      async () => appSidecar.logs.length >= 6 && sseSidecar.logs.length === 2,
       10_000,
       'every session and stream logged',
     );
@@ -149,6 +189,7 @@ describe('the protocols board on a live Prometheus', { timeout: 90_000 }, () => 
     await sseSidecar?.close();
     io?.close();
     app?.closeAllConnections();
+    if (broker) await new Promise<void>((r) => broker.close(() => r()));
     if (sse && sse.exitCode === null) {
       const exited = once(sse, 'exit');
       sse.kill('SIGTERM');
@@ -170,7 +211,7 @@ describe('the protocols board on a live Prometheus', { timeout: 90_000 }, () => 
 
   it('every panel query of the protocols board returns data', async () => {
     const queries = listPanelQueries().filter((q) => q.dashboard === PROTOCOLS_UID);
-    assert.equal(queries.length, 22);
+    assert.equal(queries.length, 25);
     const empty: string[] = [];
     for (const q of queries) {
       const series = await prom.queryRange(q.expr, start, end, 1);
@@ -208,6 +249,14 @@ describe('the protocols board on a live Prometheus', { timeout: 90_000 }, () => 
     assert.deepEqual(await values('sum(sse_streams_resumed_total)'), { '': 1 });
     const comments = Number((await prom.query('sum(sse_comments_total)'))[0]?.value[1]);
     assert.ok(comments >= 2, `keep-alive comments: ${comments}`);
+    assert.deepEqual(await values('sum by (reason) (mqtt_connack_refusals_total)'), {
+      bad_user_name_or_password: 1,
+    });
+    const mqttIn = await values('sum by (type) (mqtt_packets_total{direction="client_to_server"})');
+    assert.equal(mqttIn.connect, 2);
+    assert.equal(mqttIn.subscribe, 1);
+    assert.equal(mqttIn.publish, 2);
+    assert.ok(mqttIn.pingreq >= 1, JSON.stringify(mqttIn));
     const pings = await values('sum by (packet) (engineio_heartbeats_total)');
     assert.ok(pings.ping >= 3 && pings.pong >= 3, JSON.stringify(pings));
   });

@@ -28,8 +28,8 @@ describe('listPanelQueries', () => {
       for (const p of b.build().panels ?? []) targets += (p as { targets?: unknown[] }).targets?.length ?? 0;
     }
     assert.equal(queries.length, targets);
-    // 62 on the overview and failure-modes boards, 22 on the protocols board.
-    assert.equal(queries.length, 84);
+    // 62 on the overview and failure-modes boards, 25 on the protocols board.
+    assert.equal(queries.length, 87);
   });
 
   test('names the dashboard by uid and the panel by title', () => {
