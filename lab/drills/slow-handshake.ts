@@ -5,11 +5,12 @@
  * handshake timeout below the delay, clients get a fast 504 instead of hanging, and the
  * failures are counted with reason="timeout".
  *
- * The bounds are the mechanism's, not the machine's: each refusal's duration on the sidecar's own
+ * The bound is the mechanism's, not the machine's: each refusal's duration on the sidecar's own
  * clock (its close record) lies between the handshake timeout and the backend's delay, so the
- * sidecar's timer, not the backend, ended it; and every bounded client got its 504 sooner than any
- * unbounded client got its 101 on the same machine, under the same load. A fixed wall-clock bound
- * on the client's side measured the machine instead (1.9 s once, under compose on a loaded host).
+ * sidecar's timer, not the backend, ended it, and every client got that 504. Any wall-clock bound
+ * on the client's side measured the machine instead: under compose on a loaded host the 504s
+ * reached the clients after 1.9 s once, and after 3.4–4.2 s another time, while the sidecar had
+ * refused them after 803–1069 ms (load 25–33), later than the unbounded round's 101s (1.7 s).
  */
 import { humanDuration } from '../../proxy/config/units.js';
 import { METRICS } from '../../proxy/metrics/definitions.js';
@@ -82,8 +83,7 @@ export const drill: Drill = {
         bounded.waits.every((w) => !w.ok && w.status === 504) &&
           bounded.timeouts === CLIENTS &&
           refused.length === CLIENTS &&
-          refused.every((ms) => ms >= TIMEOUT_MS && ms < DELAY_MS) &&
-          slowest < fastestSlow,
+          refused.every((ms) => ms >= TIMEOUT_MS && ms < DELAY_MS),
         `--handshake-timeout ${TIMEOUT_MS}ms: ${CLIENTS} clients answered 504 within ${slowest} ms (unbounded: 101 after ${fastestSlow} ms at the soonest); the sidecar refused after ${refused.length ? `${refused[0]}–${refused[refused.length - 1]}` : '–'} ms (bound [${TIMEOUT_MS}, ${DELAY_MS}) ms); ${METRICS.handshakeFailures.name}{reason="timeout"} = ${bounded.timeouts}`,
       ),
       figure: `101 after ${(Math.max(...slow.waits.map((w) => w.ms)) / 1000).toFixed(1)} s → 504 in ${(slowest / 1000).toFixed(1)} s`,
