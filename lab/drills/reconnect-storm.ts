@@ -42,6 +42,7 @@ async function storm(env: LabEnvironment, backoff: Omit<BackoffOptions, 'random'
   const backend = await env.backend({ nodeId: 'node-1' });
   const sidecar = await env.sidecar(backend.address);
   const hop = await env.hop(sidecar.address, 60_000);
+  let sampler: NodeJS.Timeout | undefined;
   const swarm = await spawnSwarm({
     url: toWs(hop.url, '/ws'),
     count: CLIENTS,
@@ -62,7 +63,7 @@ async function storm(env: LabEnvironment, backoff: Omit<BackoffOptions, 'random'
     // Sample the sidecar's handshake counter every 100 ms: [ms since the restart, increase].
     const samples: Array<[number, number]> = [];
     let last = before;
-    const sampler = setInterval(() => {
+    sampler = setInterval(() => {
       sidecar.metric(METRICS.connectionsOpened.name).then(
         (v) => {
           const now = Date.now();
@@ -138,6 +139,8 @@ async function storm(env: LabEnvironment, backoff: Omit<BackoffOptions, 'random'
       samples,
     };
   } finally {
+    // Also when the restart throws: a live interval would keep the lab process from exiting.
+    clearInterval(sampler);
     await swarm.close();
   }
 }
