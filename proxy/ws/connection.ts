@@ -536,7 +536,8 @@ export class WsConnection implements LiveConnection, PipeOwner {
       handshakeMs: this.handshakeMs,
       span: this.span,
       logged: !decoderLogs,
-      view: decoderLogs ? null : this.protocolView(),
+      // Without a decoder the line still says when permessage-deflate was negotiated.
+      view: decoderLogs ? null : (this.protocolView() ?? (this.compressed ? { compressed: true } : null)),
     });
     this.resolveDone();
   }
