@@ -21,6 +21,7 @@ import {
   PROTOCOLS,
   GRAPHQL_OUTCOMES,
   GRAPHQL_SUBPROTOCOLS,
+  MQTT_PACKET_TYPES,
 } from './definitions.js';
 import { openMetricsText } from './openmetrics.js';
 import { type HistogramSeries, TallyHistogram } from './tally-histogram.js';
@@ -113,6 +114,11 @@ export class SidecarMetrics {
   readonly graphqlAck: client.Histogram<string>;
   readonly graphqlRejections: client.Counter<string>;
   readonly mqttPackets: client.Counter<string>;
+  /**
+   * MQTT packets counted per packet, read at scrape time into mqtt_packets_total: slot
+   * `type` (1-15) from the client, `16 + type` from the server.
+   */
+  readonly mqttPacketCounts = new Float64Array(32);
   readonly mqttConnackRefusals: client.Counter<string>;
   readonly mqttKeepaliveMisses: client.Counter<string>;
   readonly sseResumed: client.Counter<string>;
@@ -194,7 +200,23 @@ export class SidecarMetrics {
     this.graphqlFirstResult = histogram(METRICS.graphqlFirstResult);
     this.graphqlAck = histogram(METRICS.graphqlAck);
     this.graphqlRejections = counter(METRICS.graphqlRejections);
-    this.mqttPackets = counter(METRICS.mqttPackets);
+    const mqttSeen = new Float64Array(32);
+    const mqttCounts = this.mqttPacketCounts;
+    this.mqttPackets = new client.Counter({
+      name: METRICS.mqttPackets.name,
+      help: METRICS.mqttPackets.help,
+      labelNames: [...METRICS.mqttPackets.labels],
+      registers: [r],
+      collect() {
+        for (let slot = 1; slot < 32; slot++) {
+          const n = mqttCounts[slot];
+          if (slot === 16 || n === mqttSeen[slot]) continue;
+          const dir = slot < 16 ? 'client_to_server' : 'server_to_client';
+          this.labels(dir, MQTT_PACKET_TYPES[(slot & 15) - 1]).inc(n - mqttSeen[slot]);
+          mqttSeen[slot] = n;
+        }
+      },
+    });
     this.mqttConnackRefusals = counter(METRICS.mqttConnackRefusals);
     this.mqttKeepaliveMisses = counter(METRICS.mqttKeepaliveMisses);
     this.sseResumed = counter(METRICS.sseResumed);

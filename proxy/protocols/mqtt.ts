@@ -18,14 +18,8 @@
  * sends nothing for 1.5 times the keep-alive is a miss by the client; a PINGREQ not answered
  * within the keep-alive is a miss by the server (what the client concludes from it).
  */
-import type { Counter } from 'prom-client';
 import type { SidecarContext } from '../context.js';
-import {
-  type Direction,
-  MQTT_PACKET_TYPES,
-  MQTT_REFUSAL_REASONS,
-  type MqttRefusalReason,
-} from '../metrics/definitions.js';
+import { type Direction, MQTT_REFUSAL_REASONS, type MqttRefusalReason } from '../metrics/definitions.js';
 import { directionOf, PrefixSink, type ProtocolView, type WsDecoder, type WsEnd } from './decoder.js';
 
 export const MQTT_SUBPROTOCOLS = ['mqtt', 'mqttv3.1'] as const;
@@ -324,8 +318,6 @@ export class MqttDecoder implements WsDecoder {
   private clientSilent = false;
   /** When the client's unanswered PINGREQ went by (0: none). */
   private pingAt = 0;
-  /** The mqtt_packets_total series this connection used, by direction (0: from the client, 16) and type. */
-  private readonly counters: Array<Counter.Internal | undefined> = new Array(32);
 
   constructor(
     private readonly ctx: SidecarContext,
@@ -371,13 +363,8 @@ export class MqttDecoder implements WsDecoder {
 
   private packet(fromClient: boolean, header: number, body: Buffer, have: number, length: number): void {
     const type = header >> 4;
-    const slot = (fromClient ? 0 : 16) + type;
-    let counter = this.counters[slot];
-    if (counter === undefined) {
-      counter = this.ctx.metrics.mqttPackets.labels(directionOf(fromClient), MQTT_PACKET_TYPES[type - 1]);
-      this.counters[slot] = counter;
-    }
-    counter.inc();
+    // A plain number per packet; mqtt_packets_total reads them at scrape time.
+    this.ctx.metrics.mqttPacketCounts[(fromClient ? 0 : 16) + type]++;
     if (fromClient) {
       if (type === PacketType.Connect) this.connect(body, have);
       else if (type === PacketType.Pingreq && this.pingAt === 0) this.pingAt = this.ctx.clock.now();
