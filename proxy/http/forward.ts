@@ -42,13 +42,15 @@ export type HttpHandler = ((req: IncomingMessage, res: ServerResponse) => void) 
 
 /**
  * Request headers that concern only the client's leg (hop-by-hop), or that the relay sets itself.
- * `trailer` goes too: the relay does not forward trailers.
+ * `trailer` goes too: the relay does not forward trailers. `upgrade` goes because a request on
+ * this path is relayed as a plain one (an h2c attempt, or a WebSocket upgrade a hop stripped).
  */
 const DROPPED_REQUEST = new Set([
   'connection',
   'keep-alive',
   'proxy-connection',
   'trailer',
+  'upgrade',
   'x-forwarded-for',
   'x-forwarded-port',
   'x-forwarded-proto',
@@ -250,13 +252,14 @@ function requestHeaders(
   targetHost: string,
 ): string[] {
   const raw = req.rawHeaders;
+  const h = req.headers;
+  const listed = connectionOptions(h.connection);
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i].toLowerCase();
-    if (DROPPED_REQUEST.has(name) || name === clientIdHeader) continue;
+    if (DROPPED_REQUEST.has(name) || name === clientIdHeader || listed?.has(name)) continue;
     out.push(raw[i], raw[i + 1]);
   }
-  const h = req.headers;
   const host = h.host;
   // An HTTP/1.0 request may come without Host; the target gets its own authority then.
   if (host === undefined) out.push('host', targetHost);
@@ -272,6 +275,25 @@ function requestHeaders(
   );
   if (h['x-forwarded-host'] === undefined) out.push('x-forwarded-host', host ?? '');
   out.push(clientIdHeader, clientId, 'connection', connection);
+  return out;
+}
+
+const PLAIN_CONNECTION = /^\s*(?:keep-alive|close)\s*$/i;
+
+/**
+ * The header names the client's Connection header lists besides close and keep-alive, such as
+ * HTTP2-Settings in an h2c attempt: they are for the client's leg only (RFC 9110, 7.6.1).
+ * Null, and nothing allocated, for the usual `keep-alive` or no Connection header at all.
+ */
+function connectionOptions(value: string | undefined): Set<string> | null {
+  if (value === undefined || PLAIN_CONNECTION.test(value)) return null;
+  let out: Set<string> | null = null;
+  for (const token of value.split(',')) {
+    const name = token.trim().toLowerCase();
+    if (name === '' || name === 'close' || name === 'keep-alive') continue;
+    out ??= new Set();
+    out.add(name);
+  }
   return out;
 }
 

@@ -80,13 +80,7 @@ function forwardIgnoringUpgrade(req: IncomingMessage, socket: Socket, head: Buff
     );
     return;
   }
-  const named = String(req.headers.connection ?? '')
-    .split(',')
-    .map((t) => t.trim().toLowerCase())
-    .filter((t) => t !== '' && t !== 'upgrade' && t !== 'keep-alive' && t !== 'close');
-  delete req.headers.upgrade;
-  delete req.headers.connection;
-  for (const h of named) delete req.headers[h];
+  // The relay drops Upgrade and every header the Connection header names (HTTP2-Settings).
   const res = new ServerResponse(req);
   res.shouldKeepAlive = false;
   res.assignSocket(socket);

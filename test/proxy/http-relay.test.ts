@@ -76,7 +76,7 @@ describe('HTTP relay: heads and bodies as they cross', () => {
   it('forwards the head in the client’s order and case, less hop-by-hop, plus X-Forwarded-* and the client id', async () => {
     seen.length = 0;
     const got = await exchange(
-      'POST /echo?q=1 HTTP/1.1\r\nHost: app.example:8080\r\nX-Mixed-Case: One\r\nConnection: keep-alive, X-Mixed-Case\r\n' +
+      'POST /echo?q=1 HTTP/1.1\r\nHost: app.example:8080\r\nX-Mixed-Case: One\r\nX-Hop-Only: 1\r\nConnection: keep-alive, X-Hop-Only\r\n' +
         'Proxy-Connection: keep-alive\r\nTrailer: X-T\r\nX-Forwarded-For: 203.0.113.9\r\nTransfer-Encoding: chunked\r\n\r\n' +
         '5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n',
       (g) => g.endsWith('\r\n0\r\n\r\n'),
@@ -93,7 +93,8 @@ describe('HTTP relay: heads and bodies as they cross', () => {
     assert.equal(header('x-forwarded-host'), 'app.example:8080');
     assert.equal(header('connection'), 'keep-alive');
     assert.match(header('x-client-id') ?? '', /.+/);
-    for (const gone of ['proxy-connection', 'trailer', 'keep-alive'])
+    // X-Hop-Only is named in the client's Connection header, so it is for the client's leg only.
+    for (const gone of ['proxy-connection', 'trailer', 'keep-alive', 'x-hop-only'])
       assert.equal(
         names.some((n) => n.toLowerCase() === gone),
         false,
