@@ -107,7 +107,9 @@ describe('active heartbeat', () => {
       assert.equal(clientPongs, 0);
       assert.deepEqual(errors, []);
       assert.equal(await sidecar.metric('ws_protocol_errors_total'), 0);
-      assert.equal(await sidecar.metric('ws_heartbeat_misses_total'), 0);
+      // No miss count is asserted: with a 60 ms interval, a loaded machine can delay a pong past
+      // it, which is a real miss. What matters here is that no connection was cut for it.
+      assert.equal(ws.readyState, WebSocket.OPEN);
       ws.close(1000);
       await once(ws, 'close');
     } finally {
