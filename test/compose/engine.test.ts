@@ -24,7 +24,7 @@ const LIMIT_MS = 35 * 60_000;
  */
 const KNOWN_GAPS: Readonly<Record<string, string>> = {
   'reconnect-storm':
-    'fails on a loaded 2-core host, natively too: under load the swarm cannot reconnect 500 clients in lockstep and jittered handshakes still reach the sidecar in bursts (README, compose section)',
+    'not reliable in containers even on an idle machine (from the drills container its sidecar factor was 3.3x against 4x while the host run passed at 4.5x), and it fails natively too under load: jittered handshakes still reach the sidecar in bursts whose cause is not found (README, compose section)',
 };
 
 function reportOf(dir: string): LabReport {
