@@ -116,7 +116,10 @@ export function createHttpHandler(ctx: SidecarContext): HttpHandler {
     up.once('close', () => {
       if (!up.complete && !res.writableEnded) res.destroy();
     });
-    up.pipe(res);
+    // With --faults an SSE stream's or long-poll's body goes through its fault relay.
+    const faultRelay = st.stream?.relay;
+    if (faultRelay) faultRelay.attach(up);
+    else up.pipe(res);
   };
 
   const onError = (

@@ -1,8 +1,8 @@
 /**
  * The relay of an SSE stream's or a long-poll's response body while the fault API is on
  * (--faults). Without it the HTTP relay pipes the backend's response into the client's; with it
- * the sidecar takes that pipe over as it is made (the Writable 'pipe' event), so a fault can
- * install a shaper on the body, or end or reset the stream, at any moment of its life.
+ * the HTTP relay hands the backend's response to this one (attach), so a fault can install a
+ * shaper on the body, or end or reset the stream, at any moment of its life.
  *
  * With no fault installed a chunk goes straight to `res.write`, with the same back-pressure as
  * a pipe (pause the backend's response until the client's side drains), and nothing is allocated.
@@ -27,18 +27,15 @@ export class StreamRelay {
   private waitingDrain = false;
   private held = false;
 
-  constructor(readonly dst: ServerResponse) {
-    dst.once('pipe', this.onPipe);
-  }
+  constructor(readonly dst: ServerResponse) {}
 
-  private readonly onPipe = (src: IncomingMessage): void => {
-    // pipe() resumes src right after this event; our 'data' listener takes the bytes.
-    src.unpipe(this.dst);
+  /** The backend's response arrived: its body flows through here (the 'data' listener starts it). */
+  attach(src: IncomingMessage): void {
     this.src = src;
     src.on('data', this.onData);
     src.once('end', this.onEnd);
     this.onAttach?.();
-  };
+  }
 
   private readonly onData = (chunk: Buffer): void => {
     if (this.sealed) return;
