@@ -136,6 +136,8 @@ export class SidecarMetrics {
     const t = this.tally;
     const counter = (d: MetricDefinition) =>
       new client.Counter({ name: d.name, help: d.help, labelNames: [...d.labels], registers: [r] });
+    const gauge = (d: MetricDefinition) =>
+      new client.Gauge({ name: d.name, help: d.help, labelNames: [...d.labels], registers: [r] });
     const histogram = (d: MetricDefinition) =>
       new client.Histogram({
         name: d.name,
@@ -170,12 +172,7 @@ export class SidecarMetrics {
     this.httpRequests = counter(METRICS.httpRequests);
     this.clientErrors = counter(METRICS.clientErrors);
     this.resourceExhaustion = counter(METRICS.resourceExhaustion);
-    this.faultsActive = new client.Gauge({
-      name: METRICS.faultsActive.name,
-      help: METRICS.faultsActive.help,
-      labelNames: [...METRICS.faultsActive.labels],
-      registers: [r],
-    });
+    this.faultsActive = gauge(METRICS.faultsActive);
     this.faultHits = counter(METRICS.faultHits);
     const sizes = new TallyHistogram(METRICS.messageSize).register(r);
     this.messageSizeIn = sizes.series({ direction: 'client_to_server' });
@@ -190,12 +187,7 @@ export class SidecarMetrics {
     this.engineioHeartbeatMisses = counter(METRICS.engineioHeartbeatMisses);
     this.socketioEvents = counter(METRICS.socketioEvents);
     this.sseComments = counter(METRICS.sseComments);
-    this.graphqlOperationsActive = new client.Gauge({
-      name: METRICS.graphqlOperationsActive.name,
-      help: METRICS.graphqlOperationsActive.help,
-      labelNames: [...METRICS.graphqlOperationsActive.labels],
-      registers: [r],
-    });
+    this.graphqlOperationsActive = gauge(METRICS.graphqlOperationsActive);
     this.graphqlOperations = counter(METRICS.graphqlOperations);
     this.graphqlFirstResult = histogram(METRICS.graphqlFirstResult);
     this.graphqlAck = histogram(METRICS.graphqlAck);
@@ -221,8 +213,6 @@ export class SidecarMetrics {
     this.mqttKeepaliveMisses = counter(METRICS.mqttKeepaliveMisses);
     this.sseResumed = counter(METRICS.sseResumed);
     this.sseRetry = histogram(METRICS.sseRetry);
-    const gauge = (d: MetricDefinition) =>
-      new client.Gauge({ name: d.name, help: d.help, labelNames: [...d.labels], registers: [r] });
     this.drainActive = gauge(METRICS.drainActive);
     this.drainRemaining = gauge(METRICS.drainRemaining);
     this.drainCloses = counter(METRICS.drainCloses);
