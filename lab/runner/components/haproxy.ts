@@ -16,8 +16,8 @@ import { join } from 'node:path';
 import { findBinary } from '../binaries.js';
 import { configPath } from '../paths.js';
 import { freePort, retryOnPortClash } from '../ports.js';
-import { startProcess } from '../process.js';
-import { renderTemplateFile } from '../template.js';
+import { type ManagedProcess, startProcess } from '../process.js';
+import { renderTemplateFile, type TemplateVars } from '../template.js';
 import { prepareWorkDir, type WorkDirOptions } from '../workdir.js';
 
 export interface HaproxyOptions extends WorkDirOptions {
@@ -45,35 +45,24 @@ export interface HaproxyHop {
 }
 
 export async function startHaproxy(opts: HaproxyOptions): Promise<HaproxyHop> {
-  const haproxy = findBinary('haproxy');
   const work = prepareWorkDir('haproxy', opts);
   const host = opts.host ?? '127.0.0.1';
   const cfg = join(work.path, 'idle-hop.cfg');
-  let port = 0;
-
-  const proc = await retryOnPortClash(async () => {
-    port = opts.port ?? (await freePort(host));
-    writeFileSync(
-      cfg,
-      renderTemplateFile(configPath('haproxy', 'idle-hop.cfg.template'), {
-        LISTEN_ADDR: host,
-        LISTEN_PORT: port,
-        UPSTREAM: opts.upstream,
-        IDLE_TIMEOUT: `${opts.idleTimeoutMs ?? 60_000}ms`,
-        CONNECT_TIMEOUT: `${opts.connectTimeoutMs ?? 2000}ms`,
-        CLIENT_FIN_TIMEOUT: `${opts.clientFinTimeoutMs ?? 1000}ms`,
-      }),
-    );
-    return startProcess({
-      name: 'haproxy',
-      command: haproxy,
-      // -db: stay in the foreground, no daemon; logs go to stdout, hence to haproxy.log.
-      args: ['-db', '-f', cfg],
-      workDir: work.path,
-      ready: { port, host },
-      // SIGTERM is HAProxy's hard stop: it closes every connection immediately.
-      stopSignal: 'SIGTERM',
-    });
+  const { proc, port } = await startRendered({
+    name: 'haproxy',
+    template: 'idle-hop.cfg.template',
+    cfg,
+    workDir: work.path,
+    host,
+    fixedPort: opts.port,
+    vars: (port) => ({
+      LISTEN_ADDR: host,
+      LISTEN_PORT: port,
+      UPSTREAM: opts.upstream,
+      IDLE_TIMEOUT: `${opts.idleTimeoutMs ?? 60_000}ms`,
+      CONNECT_TIMEOUT: `${opts.connectTimeoutMs ?? 2000}ms`,
+      CLIENT_FIN_TIMEOUT: `${opts.clientFinTimeoutMs ?? 1000}ms`,
+    }),
   });
 
   return {
@@ -119,40 +108,31 @@ export interface HaproxyPool {
  * out within one check interval.
  */
 export async function startHaproxyPool(opts: HaproxyPoolOptions): Promise<HaproxyPool> {
-  const haproxy = findBinary('haproxy');
   const work = prepareWorkDir('haproxy-pool', opts);
   const host = opts.host ?? '127.0.0.1';
   const cfg = join(work.path, 'pool-hop.cfg');
-  let port = 0;
   const split = (hostPort: string) => {
     const i = hostPort.lastIndexOf(':');
     return [hostPort.slice(0, i), hostPort.slice(i + 1)] as const;
   };
   const [s1, s2] = opts.servers;
-  const proc = await retryOnPortClash(async () => {
-    port = await freePort(host);
-    writeFileSync(
-      cfg,
-      renderTemplateFile(configPath('haproxy', 'pool-hop.cfg.template'), {
-        LISTEN_ADDR: host,
-        LISTEN_PORT: port,
-        SERVER_1: s1.address,
-        CHECK_HOST_1: split(s1.checkAddress)[0],
-        CHECK_PORT_1: split(s1.checkAddress)[1],
-        SERVER_2: s2.address,
-        CHECK_HOST_2: split(s2.checkAddress)[0],
-        CHECK_PORT_2: split(s2.checkAddress)[1],
-        CHECK_INTERVAL: `${opts.checkIntervalMs ?? 200}ms`,
-      }),
-    );
-    return startProcess({
-      name: 'haproxy-pool',
-      command: haproxy,
-      args: ['-db', '-f', cfg],
-      workDir: work.path,
-      ready: { port, host },
-      stopSignal: 'SIGTERM',
-    });
+  const { proc, port } = await startRendered({
+    name: 'haproxy-pool',
+    template: 'pool-hop.cfg.template',
+    cfg,
+    workDir: work.path,
+    host,
+    vars: (port) => ({
+      LISTEN_ADDR: host,
+      LISTEN_PORT: port,
+      SERVER_1: s1.address,
+      CHECK_HOST_1: split(s1.checkAddress)[0],
+      CHECK_PORT_1: split(s1.checkAddress)[1],
+      SERVER_2: s2.address,
+      CHECK_HOST_2: split(s2.checkAddress)[0],
+      CHECK_PORT_2: split(s2.checkAddress)[1],
+      CHECK_INTERVAL: `${opts.checkIntervalMs ?? 200}ms`,
+    }),
   });
   return {
     port,
@@ -163,4 +143,35 @@ export async function startHaproxyPool(opts: HaproxyPoolOptions): Promise<Haprox
       await work.release();
     },
   };
+}
+
+/**
+ * Renders lab/configs/haproxy/`template` into `cfg` for `fixedPort` (or a free port) and starts
+ * HAProxy on it in the foreground (-db: no daemon; its logs go to the process log). SIGTERM is
+ * HAProxy's hard stop: it closes every connection at once. A port taken meanwhile is retried.
+ */
+async function startRendered(o: {
+  name: string;
+  template: string;
+  cfg: string;
+  workDir: string;
+  host: string;
+  fixedPort?: number;
+  vars: (port: number) => TemplateVars;
+}): Promise<{ proc: ManagedProcess; port: number }> {
+  const { name, template, cfg, workDir, host, fixedPort, vars } = o;
+  const haproxy = findBinary('haproxy');
+  return retryOnPortClash(async () => {
+    const port = fixedPort ?? (await freePort(host));
+    writeFileSync(cfg, renderTemplateFile(configPath('haproxy', template), vars(port)));
+    const proc = await startProcess({
+      name,
+      command: haproxy,
+      args: ['-db', '-f', cfg],
+      workDir,
+      ready: { port, host },
+      stopSignal: 'SIGTERM',
+    });
+    return { proc, port };
+  });
 }
