@@ -181,19 +181,7 @@ async function main(): Promise<void> {
   const notes: string[] = [];
   const netWorkloads: WorkloadName[] = args.only.filter((w) => w !== 'scanner');
   // Idle first, while the target process is fresh, so its baseline RSS is the process at rest.
-  const order: WorkloadName[] = [
-    'idle',
-    'echo',
-    'socketio',
-    'graphql',
-    'latency',
-    'large',
-    'handshake',
-    'http',
-    'longpoll',
-    'sse',
-    'broadcast',
-  ];
+  const order: WorkloadName[] = ['idle', ...WORKLOADS.filter((w) => w !== 'idle' && w !== 'scanner')];
   const t0 = Date.now();
 
   for (let round = 0; round < args.rounds; round++) {
