@@ -1,17 +1,10 @@
 /** What the rolling-drain target drill must show against a healthy service (both foreign backends). */
 import assert from 'node:assert/strict';
 import type { LabReport } from '../../../lab/report/render.js';
+import type { Phase } from '../../../lab/target/rolling-drain.js';
 
-interface DrainPhase {
-  held: number;
-  drainedCloses: number;
-  reopens: number;
-  peak: number;
-  recoverMs: number | null;
-  open: number;
-  gaveUp: number;
-  refused: unknown[];
-}
+/** The data keep every field of a phase but its chart points. */
+type DrainPhase = Omit<Phase, 'points'>;
 
 /** The rolling drain: every client of the drained sidecar came back, the staggered drain spread them. */
 export function assertRollingDrain(d: LabReport['drills'][number]): void {
