@@ -4,7 +4,6 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import WebSocket, { WebSocketServer } from 'ws';
 import { seededRandom } from '../../lab/client/backoff.js';
@@ -14,6 +13,7 @@ import { type Sidecar, startSidecar } from '../../proxy/sidecar.js';
 import type { CloseRecord } from '../../proxy/telemetry/close-log.js';
 import { waitUntil } from '../helpers/raw.js';
 import { VirtualClock } from '../helpers/virtual-clock.js';
+import { listenLoopback, closeHttpServer } from '../helpers/http-server.js';
 
 const tick = () => new Promise<void>((r) => setImmediate(r));
 
@@ -75,14 +75,13 @@ describe('drain and rebalancing', () => {
     backend.on('upgrade', (req, socket, head) => {
       wss.handleUpgrade(req, socket, head, (ws) => ws.on('error', () => {}));
     });
-    backend.listen(0, '127.0.0.1');
-    await once(backend, 'listening');
+    const backendPort = await listenLoopback(backend);
     clock = new VirtualClock();
     closeLog = [];
     drainLog = [];
     sidecar = await startSidecar(
       sidecarConfig({
-        target: `http://127.0.0.1:${(backend.address() as AddressInfo).port}`,
+        target: `http://127.0.0.1:${backendPort}`,
         listen: { host: '127.0.0.1', port: 0 },
         admin: { host: '127.0.0.1', port: 0 },
       }),
@@ -97,8 +96,7 @@ describe('drain and rebalancing', () => {
 
   afterEach(async () => {
     await sidecar.close();
-    backend.closeAllConnections();
-    backend.close();
+    closeHttpServer(backend);
   });
 
   const metric = (name: string, labels: Record<string, string> = {}) =>

@@ -7,10 +7,11 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http from 'node:http';
-import net, { type AddressInfo } from 'node:net';
+import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { waitUntil } from '../helpers/raw.js';
 import { startTestSidecar, type TestSidecar } from '../helpers/sidecar.js';
+import { listenLoopback, closeHttpServer } from '../helpers/http-server.js';
 
 describe('HTTP relay: heads and bodies as they cross', () => {
   let backend: http.Server;
@@ -49,14 +50,12 @@ describe('HTTP relay: heads and bodies as they cross', () => {
         res.end(`part2:${body}`);
       });
     });
-    backend.listen(0, '127.0.0.1');
-    await once(backend, 'listening');
-    sidecar = await startTestSidecar((backend.address() as AddressInfo).port);
+    const backendPort = await listenLoopback(backend);
+    sidecar = await startTestSidecar(backendPort);
   });
   after(async () => {
     await sidecar.close();
-    backend.closeAllConnections();
-    backend.close();
+    closeHttpServer(backend);
   });
 
   async function exchange(request: string, until: (got: string) => boolean): Promise<string> {

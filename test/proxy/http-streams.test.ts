@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import http, { type IncomingMessage } from 'node:http';
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { EventBoundaryCounter } from '../../proxy/http/stream.js';
 import { waitUntil } from '../helpers/raw.js';
 import { startTestSidecar, type TestSidecar } from '../helpers/sidecar.js';
+import { listenLoopback, closeHttpServer } from '../helpers/http-server.js';
 
 describe('HTTP, SSE and long-poll pass through', () => {
   let backend: http.Server;
@@ -43,14 +42,12 @@ describe('HTTP, SSE and long-poll pass through', () => {
         res.end(`${req.method} ${req.url} ${body}`);
       });
     });
-    backend.listen(0, '127.0.0.1');
-    await once(backend, 'listening');
-    sidecar = await startTestSidecar((backend.address() as AddressInfo).port);
+    const backendPort = await listenLoopback(backend);
+    sidecar = await startTestSidecar(backendPort);
   });
   after(async () => {
     await sidecar.close();
-    backend.closeAllConnections();
-    backend.close();
+    closeHttpServer(backend);
   });
 
   it('passes methods, bodies and headers, and adds X-Forwarded-*', async () => {

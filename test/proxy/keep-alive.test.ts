@@ -7,10 +7,11 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http from 'node:http';
-import net, { type AddressInfo } from 'node:net';
+import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { waitUntil } from '../helpers/raw.js';
 import { startTestSidecar, type TestSidecar } from '../helpers/sidecar.js';
+import { listenLoopback, closeHttpServer } from '../helpers/http-server.js';
 
 describe('HTTP keep-alive and pipelining', () => {
   let backend: http.Server;
@@ -30,14 +31,12 @@ describe('HTTP keep-alive and pipelining', () => {
       });
     });
     backend.on('connection', () => backendConnections++);
-    backend.listen(0, '127.0.0.1');
-    await once(backend, 'listening');
-    sidecar = await startTestSidecar((backend.address() as AddressInfo).port);
+    const backendPort = await listenLoopback(backend);
+    sidecar = await startTestSidecar(backendPort);
   });
   after(async () => {
     await sidecar.close();
-    backend.closeAllConnections();
-    backend.close();
+    closeHttpServer(backend);
   });
 
   it('answers two pipelined requests (GET then POST in one write) in order and keeps the connection', async () => {

@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { WebSocketServer } from 'ws';
 import WebSocket from 'ws';
@@ -18,6 +17,7 @@ import {
   TRANSPORTS,
 } from '../../proxy/metrics/definitions.js';
 import { startTestSidecar, type TestSidecar } from '../helpers/sidecar.js';
+import { listenLoopback, closeHttpServer } from '../helpers/http-server.js';
 
 const STATUS_CLASSES = ['', '1xx', '2xx', '3xx', '4xx', '5xx', 'other'];
 const CLOSE_CODES = [...Array.from({ length: 16 }, (_, i) => String(1000 + i)), '3xxx', '4xxx', 'other'];
@@ -76,14 +76,12 @@ describe('no unbounded label under hostile traffic', { timeout: 60_000 }, () => 
       }
       wss.handleUpgrade(req, socket, head, (ws) => ws.on('message', (d) => ws.send(d)));
     });
-    backend.listen(0, '127.0.0.1');
-    await once(backend, 'listening');
-    sidecar = await startTestSidecar((backend.address() as AddressInfo).port);
+    const backendPort = await listenLoopback(backend);
+    sidecar = await startTestSidecar(backendPort);
   });
   after(async () => {
     await sidecar.close();
-    backend.closeAllConnections();
-    backend.close();
+    closeHttpServer(backend);
   });
 
   it('keeps every exported label value in its closed set', async () => {

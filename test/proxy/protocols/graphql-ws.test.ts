@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { buildSchema } from 'graphql';
 import { type Client, createClient } from 'graphql-ws';
@@ -9,6 +7,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import WebSocket, { WebSocketServer } from 'ws';
 import { waitUntil } from '../../helpers/raw.js';
 import { startTestSidecar, type TestSidecar } from '../../helpers/sidecar.js';
+import { listenLoopback, closeHttpServer } from '../../helpers/http-server.js';
 
 const schema = buildSchema('type Query { hello: String } type Subscription { count(to: Int!): Int }');
 const roots = {
@@ -37,14 +36,12 @@ describe('graphql-ws through the sidecar (real graphql-ws, graphql and ws)', () 
       },
       wss,
     );
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    sidecar = await startTestSidecar((server.address() as AddressInfo).port);
+    const serverPort = await listenLoopback(server);
+    sidecar = await startTestSidecar(serverPort);
   });
   after(async () => {
     await sidecar.close();
-    server.closeAllConnections();
-    server.close();
+    closeHttpServer(server);
   });
 
   const client = (token = 'ok'): Client =>

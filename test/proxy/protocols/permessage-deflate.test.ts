@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { buildSchema } from 'graphql';
 import { createClient } from 'graphql-ws';
@@ -15,6 +14,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import WebSocket, { WebSocketServer } from 'ws';
 import { waitUntil } from '../../helpers/raw.js';
 import { startTestSidecar, type TestSidecar } from '../../helpers/sidecar.js';
+import { listenLoopback, closeHttpServer } from '../../helpers/http-server.js';
 
 describe('permessage-deflate through the sidecar (real ws server and client)', () => {
   let server: http.Server;
@@ -30,14 +30,12 @@ describe('permessage-deflate through the sidecar (real ws server and client)', (
         ws.send(data); // echo, compressed again by the server when large enough
       });
     });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    sidecar = await startTestSidecar((server.address() as AddressInfo).port);
+    const serverPort = await listenLoopback(server);
+    sidecar = await startTestSidecar(serverPort);
   });
   after(async () => {
     await sidecar.close();
-    server.closeAllConnections();
-    server.close();
+    closeHttpServer(server);
   });
 
   it('relays every compressed and uncompressed message byte for byte and counts each once', async () => {
@@ -99,9 +97,8 @@ describe('permessage-deflate through the sidecar (real ws server and client)', (
       },
       wss,
     );
-    app.listen(0, '127.0.0.1');
-    await once(app, 'listening');
-    const gql = await startTestSidecar((app.address() as AddressInfo).port);
+    const appPort = await listenLoopback(app);
+    const gql = await startTestSidecar(appPort);
     try {
       const c = createClient({
         url: `${gql.url.replace('http', 'ws')}/graphql`,
@@ -143,8 +140,7 @@ describe('permessage-deflate through the sidecar (real ws server and client)', (
       };
     } finally {
       await gql.close();
-      app.closeAllConnections();
-      app.close();
+      closeHttpServer(app);
     }
   }
 

@@ -4,14 +4,13 @@
  * plain HTTP requests, its WebSocket a plain WebSocket whose frames are counted as messages.
  */
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Server } from 'socket.io';
 import WebSocket from 'ws';
 import { waitUntil } from '../../helpers/raw.js';
 import { startTestSidecar, type TestSidecar } from '../../helpers/sidecar.js';
+import { listenLoopback } from '../../helpers/http-server.js';
 
 describe('EIO=3 (Socket.IO 2 clients) through the sidecar, against socket.io 4 with allowEIO3', () => {
   let server: http.Server;
@@ -20,9 +19,8 @@ describe('EIO=3 (Socket.IO 2 clients) through the sidecar, against socket.io 4 w
   before(async () => {
     server = http.createServer();
     app = new Server(server, { allowEIO3: true, connectTimeout: 1000 });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    sidecar = await startTestSidecar((server.address() as AddressInfo).port);
+    const serverPort = await listenLoopback(server);
+    sidecar = await startTestSidecar(serverPort);
   });
   after(async () => {
     await sidecar.close();
