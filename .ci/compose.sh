@@ -18,6 +18,9 @@
 # here (not in Debian), so it is not started: its configuration and provisioning are checked
 # offline by test/compose/grafana.test.ts.
 #
+# SOCKETLENS_DRILL (a comma-separated subset) and SOCKETLENS_RUNS (repeats) reach both drill runs,
+# as `lab --drill`/`--runs` take them; CI leaves them unset (every drill, once).
+#
 # Output: progress lines with elapsed seconds, and at the end one line per report:
 #   report host <dir>      report container <dir>
 # Exit 0 only if every step passed; 77 when it cannot run here (not root).

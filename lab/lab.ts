@@ -10,7 +10,7 @@ import { NativeEnvironment } from './env/native.js';
 import { type AlertWatch, watchAlerts } from './env/prometheus-watch.js';
 import type { EnvKind, LabEnvironment } from './env/types.js';
 import { DRILLS } from './drills/index.js';
-import { DEFAULT_DRILL_TIMEOUT_MS, type Drill, type DrillResult, skippedResult } from './drills/types.js';
+import { DEFAULT_DRILL_TIMEOUT_MS, type Drill, type DrillResult } from './drills/types.js';
 import { targetDrills } from './target/index.js';
 import type { TargetSpec } from './target/types.js';
 import { buildReport, type DrillRun, type LabReport, scorecard, writeReport } from './report/render.js';
@@ -49,9 +49,6 @@ export function selectDrills(names?: string[], pool: readonly Drill[] = DRILLS):
     return d;
   });
 }
-
-/** A drill that does not run in this environment (Drill.nativeOnly). */
-class SkipDrill extends Error {}
 
 function failed(err: unknown): DrillResult {
   const detail = `error: ${err instanceof Error ? err.message : String(err)}`;
@@ -98,8 +95,6 @@ export async function runLab(opts: LabOptions = {}): Promise<LabOutcome> {
         let result: DrillResult;
         let timer: NodeJS.Timeout | undefined;
         try {
-          if (drill.nativeOnly !== undefined && env.kind !== 'native')
-            throw new SkipDrill(`native lab only: ${drill.nativeOnly}`);
           result = await Promise.race([
             drill.run(env, { log: (l) => progress(`[lab]   ${drill.name}: ${l}`) }),
             new Promise<never>((_, reject) => {
@@ -107,7 +102,7 @@ export async function runLab(opts: LabOptions = {}): Promise<LabOutcome> {
             }),
           ]);
         } catch (err) {
-          result = err instanceof SkipDrill ? skippedResult(err.message) : failed(err);
+          result = failed(err);
         } finally {
           clearTimeout(timer);
           await env.releaseAll();

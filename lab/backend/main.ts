@@ -3,6 +3,7 @@
 
 import { parseArgs } from 'node:util';
 import { DEFAULT_HEARTBEAT_MS, startBackend } from './server.js';
+import { startSocketioApp } from './socketio-app.js';
 
 const HELP = `usage: node dist/lab/backend/main.js [options]
 
@@ -15,6 +16,9 @@ const HELP = `usage: node dist/lab/backend/main.js [options]
   --heartbeat <ms>      WebSocket ping interval, 0=off (env BACKEND_HEARTBEAT_MS, default ${DEFAULT_HEARTBEAT_MS})
   --deflate             enable permessage-deflate (env BACKEND_DEFLATE=1)
   --sse-keepalive <ms>  SSE comment interval      (env BACKEND_SSE_KEEPALIVE_MS, default 15000)
+  --app <name>          demo (the demo backend) or socketio (a real Socket.IO 4 app at
+                        /socket.io/, which reads only --host and --port)
+                                                 (env BACKEND_APP, default demo; empty = demo)
   -h, --help            this text
 
 Once listening it prints one line: {"event":"listening","node":...,"url":...,"port":...}
@@ -44,6 +48,7 @@ async function main(): Promise<void> {
         heartbeat: { type: 'string' },
         deflate: { type: 'boolean' },
         'sse-keepalive': { type: 'string' },
+        app: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -61,25 +66,36 @@ async function main(): Promise<void> {
   const env = process.env;
   const nodeId = values['node-id'] ?? env.BACKEND_NODE_ID ?? 'n1';
   const log = (line: string) => process.stderr.write(`backend ${nodeId}: ${line}\n`);
-  const backend = await startBackend({
-    host: values.host ?? env.BACKEND_HOST ?? '127.0.0.1',
-    port: int('--port', values.port ?? env.BACKEND_PORT, 0),
-    nodeId,
-    redisUrl: values.redis ?? env.BACKEND_REDIS_URL ?? env.REDIS_URL ?? undefined,
-    redisPrefix: (values['redis-prefix'] ?? env.BACKEND_REDIS_PREFIX) || undefined,
-    heartbeatIntervalMs: int(
-      '--heartbeat',
-      values.heartbeat ?? env.BACKEND_HEARTBEAT_MS,
-      DEFAULT_HEARTBEAT_MS,
-    ),
-    perMessageDeflate: values.deflate ?? env.BACKEND_DEFLATE === '1',
-    sseKeepaliveMs: int('--sse-keepalive', values['sse-keepalive'] ?? env.BACKEND_SSE_KEEPALIVE_MS, 15_000),
-    log,
-  });
-  const s = backend.stats();
-  process.stdout.write(
-    `${JSON.stringify({ event: 'listening', node: nodeId, url: backend.url, port: backend.port, bus: s.bus })}\n`,
-  );
+  const host = values.host ?? env.BACKEND_HOST ?? '127.0.0.1';
+  const port = int('--port', values.port ?? env.BACKEND_PORT, 0);
+  const app = (values.app ?? env.BACKEND_APP) || 'demo';
+  if (app !== 'demo' && app !== 'socketio') fail(`--app must be demo or socketio, got "${app}"`);
+  const server =
+    app === 'socketio'
+      ? await socketio(nodeId, host, port)
+      : await startBackend({
+          host,
+          port,
+          nodeId,
+          redisUrl: values.redis ?? env.BACKEND_REDIS_URL ?? env.REDIS_URL ?? undefined,
+          redisPrefix: (values['redis-prefix'] ?? env.BACKEND_REDIS_PREFIX) || undefined,
+          heartbeatIntervalMs: int(
+            '--heartbeat',
+            values.heartbeat ?? env.BACKEND_HEARTBEAT_MS,
+            DEFAULT_HEARTBEAT_MS,
+          ),
+          perMessageDeflate: values.deflate ?? env.BACKEND_DEFLATE === '1',
+          sseKeepaliveMs: int(
+            '--sse-keepalive',
+            values['sse-keepalive'] ?? env.BACKEND_SSE_KEEPALIVE_MS,
+            15_000,
+          ),
+          log,
+        });
+  if ('stats' in server)
+    process.stdout.write(
+      `${JSON.stringify({ event: 'listening', node: nodeId, url: server.url, port: server.port, bus: server.stats().bus })}\n`,
+    );
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -88,7 +104,7 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     stopping = true;
-    backend.close().then(
+    server.close().then(
       () => process.exit(0),
       (err: Error) => {
         log(`close failed: ${err.message}`);
@@ -98,6 +114,15 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** The real Socket.IO app (lab/backend/socketio-app.ts), as the compose lab runs it. */
+async function socketio(nodeId: string, host: string, port: number) {
+  const app = await startSocketioApp({ host, port });
+  process.stdout.write(
+    `${JSON.stringify({ event: 'listening', node: nodeId, app: 'socketio', url: app.url })}\n`,
+  );
+  return app;
 }
 
 main().catch((err: Error) => {

@@ -65,10 +65,7 @@ export const drill: Drill = {
   name: 'socketio-upgrade',
   title: 'Socket.IO stuck on polling behind an edge that strips the upgrade',
   timeoutMs: 60_000,
-  nativeOnly:
-    'the compose file has no Socket.IO service; this drill starts a real Socket.IO app in the lab process',
   async run(env, { log }) {
-    if (!env.socketioApp) throw new Error('this lab environment cannot start a Socket.IO app');
     const app = await env.socketioApp();
     const sidecar = await env.sidecar(app.address);
     const edge = await env.edge(sidecar.address);

@@ -54,11 +54,6 @@ export interface Drill {
    * for the slower one: under compose every component is a container the drill (re)creates.
    */
   timeoutMs?: number;
-  /**
-   * Set when the drill runs in the native lab only: why it cannot run elsewhere. In another
-   * environment it is reported as skipped with this reason.
-   */
-  nativeOnly?: string;
   run(env: LabEnvironment, opts: DrillOptions): Promise<DrillResult>;
 }
 

@@ -12,6 +12,8 @@
  *   backend({redis, heartbeatIntervalMs}) -> the next free backend-K (3000), recreated with
  *                                            BACKEND_K_REDIS_URL ('' = no Redis bus),
  *                                            BACKEND_K_HEARTBEAT_MS and a fresh BACKEND_REDIS_PREFIX
+ *   socketioApp()                         -> the next free backend-K, recreated with BACKEND_K_APP=socketio
+ *                                            (the real Socket.IO app of lab/backend/socketio-app.ts)
  *   sidecar(target, overrides)            -> the next free sidecar-K (8080, admin 9464), recreated
  *                                            with SIDECAR_K_TARGET = the target's in-network address
  *                                            (a backend, a Toxiproxy link, anything handed out) and
@@ -53,6 +55,7 @@ import { sumSamples } from '../../proxy/metrics/exposition.js';
 import type { CloseRecord } from '../../proxy/telemetry/close-log.js';
 import { ComposeCli, runDocker } from './compose-cli.js';
 import type {
+  LabApp,
   LabBackendNode,
   LabEdge,
   LabEnvironment,
@@ -108,6 +111,8 @@ export const COMPOSE_VARIABLES = {
   backendRedisUrl: (backend: string) => `BACKEND_${ordinal(backend)}_REDIS_URL`,
   /** WebSocket ping interval of backend-K in ms (0 = off). */
   backendHeartbeat: (backend: string) => `BACKEND_${ordinal(backend)}_HEARTBEAT_MS`,
+  /** What backend-K runs: '' = the demo backend, 'socketio' = the Socket.IO app. */
+  backendApp: (backend: string) => `BACKEND_${ordinal(backend)}_APP`,
   /** Redis key/channel prefix, fresh for each scope (shared by the backends of that scope). */
   backendRedisPrefix: 'BACKEND_REDIS_PREFIX',
   /** What sidecar-K forwards to (http://host:port on the compose network). */
@@ -159,6 +164,7 @@ export function defaultsEnv(): Record<string, string> {
   for (const b of COMPOSE_SERVICES.backends) {
     env[COMPOSE_VARIABLES.backendRedisUrl(b)] = REDIS_URL;
     env[COMPOSE_VARIABLES.backendHeartbeat(b)] = '';
+    env[COMPOSE_VARIABLES.backendApp(b)] = '';
   }
   for (const s of COMPOSE_SERVICES.sidecars) env[COMPOSE_VARIABLES.sidecarTarget(s)] = '';
   for (const v of [
@@ -438,6 +444,7 @@ export class ComposeEnvironment implements LabEnvironment {
     await this.#recreate(service, {
       [COMPOSE_VARIABLES.backendRedisUrl(service)]: opts.redis ? REDIS_URL : '',
       [COMPOSE_VARIABLES.backendHeartbeat(service)]: String(opts.heartbeatIntervalMs ?? 0),
+      [COMPOSE_VARIABLES.backendApp(service)]: '',
       [COMPOSE_VARIABLES.backendRedisPrefix]: this.#scope,
     });
     const [address] = await this.#published(service, [COMPOSE_PORTS.backend]);
@@ -457,6 +464,19 @@ export class ComposeEnvironment implements LabEnvironment {
         });
         await res.body?.cancel();
       },
+    };
+  }
+
+  async socketioApp(): Promise<LabApp> {
+    const service = this.#take(COMPOSE_SERVICES.backends, this.#usedBackends, 'backend');
+    await this.#recreate(service, { [COMPOSE_VARIABLES.backendApp(service)]: 'socketio' });
+    const [address] = await this.#published(service, [COMPOSE_PORTS.backend]);
+    const url = `http://${address}`;
+    await this.#ready(service, `${url}/healthz`, (s) => s === 200);
+    return {
+      url,
+      address: address!,
+      closedOn: async () => (await (await fetch(`${url}/closed-on`)).json()) as string[],
     };
   }
 

@@ -152,8 +152,8 @@ export class NativeEnvironment implements LabEnvironment {
     return node;
   }
 
-  async socketioApp(opts: { pingIntervalMs?: number; pingTimeoutMs?: number } = {}): Promise<LabApp> {
-    const app = await startSocketioApp({ host: HOST, ...opts });
+  async socketioApp(): Promise<LabApp> {
+    const app = await startSocketioApp({ host: HOST });
     this.#own(() => app.close());
     return { url: app.url, address: app.address, closedOn: async () => app.closedOn() };
   }

@@ -98,11 +98,8 @@ export interface LabEnvironment {
   readonly kind: EnvKind;
   /** A demo backend node; `redis: true` joins the shared Redis bus (cross-node broadcast). */
   backend(opts: { nodeId: string; redis?: boolean; heartbeatIntervalMs?: number }): Promise<LabBackendNode>;
-  /**
-   * A real Socket.IO 4 app (lab/backend/socketio-app.ts). Native environment only: the compose
-   * file has no Socket.IO service.
-   */
-  socketioApp?(opts?: { pingIntervalMs?: number; pingTimeoutMs?: number }): Promise<LabApp>;
+  /** A real Socket.IO 4 app (lab/backend/socketio-app.ts), at /socket.io/ with its default heartbeat. */
+  socketioApp(): Promise<LabApp>;
   /** A sidecar in front of `target` (a backend or anything speaking HTTP). */
   sidecar(target: string, overrides?: SidecarOverrides): Promise<LabSidecar>;
   /** nginx TLS edge in front of `upstream` (host:port): `/`, `/stripped/`, `/buffered/`. */

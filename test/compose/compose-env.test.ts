@@ -118,7 +118,7 @@ describe('lab/env/compose.ts against docker-compose.yml', () => {
   it('reads every variable compose.ts sets, and each one reaches its service', async () => {
     const raw = readFileSync(COMPOSE_FILE, 'utf8');
     const names = Object.keys(defaultsEnv()).filter((n) => !n.startsWith('SOCKETLENS_'));
-    assert.equal(names.length, 2 * 3 + 3 + 4 + 4);
+    assert.equal(names.length, 3 * 3 + 3 + 4 + 4);
     for (const v of names)
       assert.match(raw, new RegExp(`\\$\\{${v}[:}-]`), `docker-compose.yml never reads ${v}`);
     assert.doesNotMatch(raw, /HOP_IDLE_TIMEOUT/, 'the hop variable is IDLE_TIMEOUT');
@@ -128,6 +128,7 @@ describe('lab/env/compose.ts against docker-compose.yml', () => {
       [COMPOSE_VARIABLES.edgeUpstream]: 'sidecar-2:8080',
       [COMPOSE_VARIABLES.backendHeartbeat('backend-2')]: '0',
       [COMPOSE_VARIABLES.backendRedisUrl('backend-2')]: '',
+      [COMPOSE_VARIABLES.backendApp('backend-3')]: 'socketio',
       [COMPOSE_VARIABLES.backendRedisPrefix]: 'lab42',
       [COMPOSE_VARIABLES.sidecarTarget('sidecar-3')]: 'http://toxiproxy:20001',
       [COMPOSE_VARIABLES.poolServer(1)]: 'sidecar-2:8080',
@@ -154,6 +155,7 @@ describe('lab/env/compose.ts against docker-compose.yml', () => {
       [b1?.BACKEND_REDIS_URL, b2?.BACKEND_REDIS_URL, b3?.BACKEND_REDIS_URL],
       [REDIS_URL, '', REDIS_URL],
     );
+    assert.deepEqual([b1?.BACKEND_APP, b2?.BACKEND_APP, b3?.BACKEND_APP], ['', '', 'socketio']);
     for (const b of [b1, b2, b3]) assert.equal(b?.BACKEND_REDIS_PREFIX, 'lab42');
     const targets = COMPOSE_SERVICES.sidecars.map((s) => service(config, s).environment?.SOCKETLENS_TARGET);
     assert.deepEqual(targets, ['http://backend-1:3000', 'http://backend-2:3000', 'http://toxiproxy:20001']);

@@ -1,10 +1,9 @@
 // The socketio-upgrade drill natively (a real Socket.IO 4 app, real socket.io-client clients,
-// the lab's real nginx edge): exact counts from the sidecar's close log and metrics, and the
-// drill reported as skipped, with its reason, in an environment other than the native one.
+// the lab's real nginx edge): exact counts from the sidecar's close log and metrics. Under compose
+// the same drill runs against backend-K started with --app socketio (test/compose/engine.test.ts).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SOCKETIO_CHATS, SOCKETIO_CLIENTS } from '../../lab/drills/socketio-upgrade.js';
-import type { LabEnvironment } from '../../lab/env/types.js';
 import { runLab } from '../../lab/lab.js';
 
 describe('lab drill socketio-upgrade', { timeout: 120_000 }, () => {
@@ -38,35 +37,5 @@ describe('lab drill socketio-upgrade', { timeout: 120_000 }, () => {
       acks: 12,
       appClosedOn: ['polling', 'polling', 'polling', 'websocket', 'websocket', 'websocket'],
     });
-  });
-
-  it('in another environment: skipped, with the reason, nothing started', async () => {
-    const untouched = () => {
-      throw new Error('the drill must not touch the environment');
-    };
-    const env = {
-      kind: 'compose',
-      backend: untouched,
-      sidecar: untouched,
-      edge: untouched,
-      hop: untouched,
-      pool: untouched,
-      faultLink: untouched,
-      clientAddresses: untouched,
-      releaseAll: async () => {},
-      close: async () => {},
-    } as unknown as LabEnvironment;
-    const { report } = await runLab({
-      drills: ['socketio-upgrade'],
-      env,
-      reportDir: null,
-      progress: () => {},
-    });
-    const d = report.drills[0]!;
-    assert.equal(
-      d.skipped,
-      'native lab only: the compose file has no Socket.IO service; this drill starts a real Socket.IO app in the lab process',
-    );
-    assert.equal(d.passes, 1);
   });
 });
