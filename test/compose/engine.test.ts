@@ -17,16 +17,6 @@ const OUT = join(ROOT, '.lab', 'compose-ci');
 /** The whole script, images included; the CI run as a whole must stay under 40 minutes. */
 const LIMIT_MS = 35 * 60_000;
 
-/**
- * Drills that do not yet pass in containers, with the reason. Each still runs, from the host and
- * from the drills container, and its result is reported; it is marked todo instead of failing CI.
- * Every other drill must pass in both places.
- */
-const KNOWN_GAPS: Readonly<Record<string, string>> = {
-  'reconnect-storm':
-    'not reliable in containers even on an idle machine (from the drills container its sidecar factor was 3.3x against 4x while the host run passed at 4.5x), and it fails natively too under load: jittered handshakes still reach the sidecar in bursts whose cause is not found (README, compose section)',
-};
-
 function reportOf(dir: string): LabReport {
   return JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as LabReport;
 }
@@ -95,8 +85,7 @@ describe('the compose lab on a real engine (.ci/compose.sh)', {
   });
 
   for (const d of DRILLS) {
-    const gap = KNOWN_GAPS[d.name];
-    it(`${d.name} passes from the host and from the drills container`, gap ? { todo: gap } : {}, (t) => {
+    it(`${d.name} passes from the host and from the drills container`, (t) => {
       if (res === null || res.code === 77) {
         t.skip('the stack did not run');
         return;
