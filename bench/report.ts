@@ -119,6 +119,79 @@ export function computeMedians(records: readonly RunRecord[]): { medians: Median
   return { medians, cpu };
 }
 
+/** The added latency of one target, round by round: what the medians hide. */
+export interface LatencySpread {
+  /** Added µs (target − direct of the same round), in round order. */
+  p99: number[];
+  p999: number[];
+  /** Rounds in which this target's added latency was at most nginx's (same round). */
+  p99AtMostNginx: number;
+  p999AtMostNginx: number;
+}
+
+/** spread[target]: the latency workload's added p99 and p99.9, per round. */
+export type Spread = Record<string, LatencySpread>;
+
+/** Per-round added latency of every proxy target, from rounds in which direct ran too. */
+export function computeSpread(records: readonly RunRecord[]): Spread {
+  const byRound = new Map<number, Map<string, Record<string, number>>>();
+  for (const r of records) {
+    if (r.workload !== 'latency' || r.error) continue;
+    const m = byRound.get(r.round) ?? new Map<string, Record<string, number>>();
+    m.set(r.target, r.metrics);
+    byRound.set(r.round, m);
+  }
+  const out: Spread = {};
+  for (const round of [...byRound.keys()].sort((a, b) => a - b)) {
+    const m = byRound.get(round)!;
+    const direct = m.get('direct');
+    if (!direct) continue;
+    const added = (t: string, p: 'p99Us' | 'p999Us') => {
+      const v = m.get(t)?.[p];
+      return v === undefined ? undefined : v - direct[p];
+    };
+    for (const t of m.keys()) {
+      if (t === 'direct') continue;
+      out[t] ??= { p99: [], p999: [], p99AtMostNginx: 0, p999AtMostNginx: 0 };
+      const s = out[t];
+      const a99 = added(t, 'p99Us')!;
+      const a999 = added(t, 'p999Us')!;
+      s.p99.push(a99);
+      s.p999.push(a999);
+      const n99 = added('nginx', 'p99Us');
+      const n999 = added('nginx', 'p999Us');
+      if (n99 !== undefined && a99 <= n99) s.p99AtMostNginx++;
+      if (n999 !== undefined && a999 <= n999) s.p999AtMostNginx++;
+    }
+  }
+  return out;
+}
+
+/** The spread section: min / median / max of each target's added p99 and p99.9 over the rounds. */
+export function renderSpread(spread: Spread, targets: readonly string[]): string[] {
+  const shown = targets.filter((t) => spread[t] && spread[t].p99.length > 0);
+  if (shown.length === 0) return [];
+  const mmm = (vs: number[]) =>
+    `${fmt(Math.min(...vs), 0)} / ${fmt(median(vs), 0)} / ${fmt(Math.max(...vs), 0)}`;
+  const rows = shown.map((t) => {
+    const s = spread[t]!;
+    const n = s.p99.length;
+    const vsNginx = t === 'nginx' || !shown.includes('nginx');
+    return [
+      t,
+      String(n),
+      mmm(s.p99),
+      mmm(s.p999),
+      vsNginx ? '–' : `${s.p99AtMostNginx}/${n}`,
+      vsNginx ? '–' : `${s.p999AtMostNginx}/${n}`,
+    ];
+  });
+  return [
+    'Added latency over the rounds (latency workload; µs, min / median / max; each round against direct of the same round):',
+    table(['target', 'rounds', 'added p99', 'added p99.9', 'p99 ≤ nginx', 'p99.9 ≤ nginx'], rows),
+  ];
+}
+
 interface MetricSpec {
   workload: string;
   metric: string;
@@ -394,6 +467,7 @@ export interface ReportInput {
   rounds: number;
   quick: boolean;
   limits?: Limits;
+  spread?: Spread;
 }
 
 export function renderReport(r: ReportInput): string {
@@ -436,6 +510,8 @@ export function renderReport(r: ReportInput): string {
         `${fmt(r.scanner.largeGBPerSec, 1)} GB/s on 1 MiB frames in 64 KiB chunks`,
     );
   }
+  const spreadLines = r.spread ? renderSpread(r.spread, targets) : [];
+  if (spreadLines.length > 0) out.push('', ...spreadLines);
   const cpuRows: string[][] = [];
   for (const [w, byTarget] of Object.entries(r.cpu)) {
     cpuRows.push([

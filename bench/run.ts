@@ -31,6 +31,7 @@ import {
 } from './lib/targets.js';
 import {
   computeLimits,
+  computeSpread,
   computeMedians,
   limitingResource,
   renderReport,
@@ -301,6 +302,7 @@ async function main(): Promise<void> {
       nsPerSmallFrame: { '-': scanner.nsPerSmallFrame },
       largeGBPerSec: { '-': scanner.largeGBPerSec },
     };
+  const spread = computeSpread(records);
   const text = renderReport({
     machine,
     targets: args.targets,
@@ -311,6 +313,7 @@ async function main(): Promise<void> {
     rounds: args.rounds,
     quick: args.quick,
     limits: computeLimits(records),
+    spread,
   });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const json = {
@@ -324,6 +327,7 @@ async function main(): Promise<void> {
     scanner,
     notes,
     limits: computeLimits(records),
+    spread,
     records,
   };
   const files = writeResults(args.out, stamp, json, text);
