@@ -130,9 +130,11 @@ export const SIDECAR_OPTIONS = [
     flag: 'upstream-idle-sockets',
     kind: 'int',
     group: G_TIME,
-    default: 64,
+    // Sized for long-poll fleets: a publish answers every waiting poll at once, and each returned
+    // connection beyond this bound is closed, only for the next poll to open a new one.
+    default: 256,
     min: 0,
-    help: 'Idle keep-alive connections kept open to the target for plain HTTP requests; 0 opens one per request.',
+    help: 'Idle keep-alive connections kept open to the target for plain HTTP requests; 0 opens one per request. Size it to the long-polls one publish answers at once.',
   },
   {
     flag: 'upstream-idle-timeout',

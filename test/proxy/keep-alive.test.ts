@@ -99,3 +99,52 @@ function fetchText(url: string, agent: http.Agent): Promise<string> {
       .on('error', reject);
   });
 }
+
+/**
+ * A long-poll fleet: one publish answers every waiting poll at once, so that many target
+ * connections come back to the agent at once. The default idle bound keeps them all, and the next
+ * round of polls opens none (with a bound of 64, 136 of 200 were closed and opened again).
+ */
+describe('a long-poll fleet answered at once', () => {
+  const POLLS = 200;
+  let backend: http.Server;
+  let backendConnections = 0;
+  const waiting: http.ServerResponse[] = [];
+  let sidecar: TestSidecar;
+  before(async () => {
+    backend = http.createServer((_req, res) => {
+      waiting.push(res);
+    });
+    backend.on('connection', () => backendConnections++);
+    sidecar = await startTestSidecar(await listenLoopback(backend));
+  });
+  after(async () => {
+    await sidecar.close();
+    closeHttpServer(backend);
+  });
+
+  /** Every client polls once; when all polls wait at the target, one publish answers them all. */
+  async function round(agent: http.Agent, n: number): Promise<string[]> {
+    const answers = Array.from({ length: POLLS }, (_, i) =>
+      fetchText(`${sidecar.url}/poll?c=${i}&r=${n}`, agent),
+    );
+    await waitUntil(() => waiting.length === POLLS, 10_000, `${POLLS} polls waiting`);
+    for (const res of waiting.splice(0)) {
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 1 });
+      res.end(String(n));
+    }
+    return Promise.all(answers);
+  }
+
+  it(`keeps all ${POLLS} target connections for the next round`, async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: POLLS });
+    try {
+      assert.deepEqual(new Set(await round(agent, 1)), new Set(['1']));
+      assert.equal(backendConnections, POLLS);
+      assert.deepEqual(new Set(await round(agent, 2)), new Set(['2']));
+      assert.equal(backendConnections, POLLS, 'the second round opened new target connections');
+    } finally {
+      agent.destroy();
+    }
+  });
+});
