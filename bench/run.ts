@@ -145,7 +145,8 @@ const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 async function main(): Promise<void> {
   const args = parse(process.argv.slice(2));
   const s = settings(args.quick);
-  const budgetMs = args.quick ? 90_000 : 30 * 60_000;
+  // A full round of every target and workload takes 4–5 min on 2 cores; the budget grows with the rounds.
+  const budgetMs = args.quick ? 90_000 : (10 + 8 * args.rounds) * 60_000;
   const watchdog = setTimeout(() => {
     log(`watchdog: still running after ${budgetMs / 1000} s, giving up`);
     process.exit(3);
