@@ -89,9 +89,12 @@ async function main(): Promise<void> {
     // One connection opened and closed first, so the code paths exist before the first snapshot.
     (await open(url)).close();
     await sleep(500);
+    // The first snapshot before the baseline: writing one grows the RSS for good, and that growth
+    // must be in both samples, not in the difference.
+    const before = liveByKind(await snapshot(pid, dir));
+    await sleep(1000);
     const rss0 = sampleGroup(sidecar.pids()).rssBytes / 1024;
     const heap0 = await heapUsedKiB(sidecar.adminUrl!);
-    const before = liveByKind(await snapshot(pid, dir));
     process.stderr.write(`opening ${conns} idle WebSockets through the sidecar ...\n`);
     for (let i = 0; i < conns; i += 50) {
       sockets.push(...(await Promise.all(Array.from({ length: Math.min(50, conns - i) }, () => open(url)))));
