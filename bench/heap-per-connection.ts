@@ -4,9 +4,9 @@
  * its RSS, its share of the V8 heap in use, and the live objects it keeps, by kind, from two heap
  * snapshots (before and after opening them).
  *
- *   node dist/bench/heap-per-connection.js [--conns N] [--top K] [--node-args "..."]
+ *   node dist/bench/heap-per-connection.js [--conns N] [--top K] [--node-args="..."]
  *
- * --node-args passes V8 flags to the sidecar, e.g. "--max-semi-space-size=1" to see how much of
+ * --node-args passes V8 flags to the sidecar, e.g. --node-args="--max-semi-space-size=1" to see how much of
  * the RSS is the young generation growing rather than the connections themselves.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -18,7 +18,7 @@ import { growthPerUnit, type HeapSnapshot, liveByKind } from './lib/heap-snapsho
 import { sampleGroup } from './lib/procs.js';
 import { startBackend, startTarget } from './lib/targets.js';
 
-const USAGE = 'usage: node dist/bench/heap-per-connection.js [--conns N] [--top K] [--node-args "FLAGS"]';
+const USAGE = 'usage: node dist/bench/heap-per-connection.js [--conns N] [--top K] [--node-args="FLAGS"]';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
