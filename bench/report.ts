@@ -249,7 +249,7 @@ const ROWS: MetricSpec[] = [
   {
     workload: 'latency',
     metric: 'loopLagP99Us',
-    label: 'sidecar event-loop delay p99',
+    label: 'sidecar event-loop lateness p99',
     unit: 'µs',
     digits: 0,
     ratios: false,
@@ -257,7 +257,7 @@ const ROWS: MetricSpec[] = [
   {
     workload: 'latency',
     metric: 'loopLagMaxUs',
-    label: 'sidecar event-loop delay max',
+    label: 'sidecar event-loop lateness max',
     unit: 'µs',
     digits: 0,
     ratios: false,

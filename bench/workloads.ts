@@ -22,7 +22,7 @@ import {
   sampleGroup,
   selfCpuSeconds,
 } from './lib/procs.js';
-import { METRICS } from '../proxy/metrics/definitions.js';
+import { EVENT_LOOP_SAMPLE_MS, METRICS } from '../proxy/metrics/definitions.js';
 import { sumSamples } from '../proxy/metrics/exposition.js';
 import { percentile, sortNumbers } from './lib/stats.js';
 import type { Running } from './lib/targets.js';
@@ -253,8 +253,9 @@ export function runLarge(ctx: Ctx): Promise<WorkloadResult> {
 }
 
 /**
- * The sidecar's event-loop delay gauges (max and p99, in µs) from its admin /metrics. Each
- * scrape starts a new window, so one scrape before a run and one after it cover the run.
+ * How late the sidecar's event loop ran (max and p99, in µs), from its delay gauges on the admin
+ * /metrics less their 10 ms sampling interval, which every sample includes. Each scrape starts a
+ * new window, so one scrape before a run and one after it cover the run.
  */
 async function eventLoopLag(
   adminUrl: string | undefined,
@@ -265,7 +266,8 @@ async function eventLoopLag(
     const max = sumSamples(text, METRICS.eventLoopLagMax.name);
     const p99 = sumSamples(text, METRICS.eventLoopLagP99.name);
     if (max === null || p99 === null) return undefined;
-    return { maxUs: max * 1e6, p99Us: p99 * 1e6 };
+    const interval = EVENT_LOOP_SAMPLE_MS * 1000;
+    return { maxUs: max * 1e6 - interval, p99Us: p99 * 1e6 - interval };
   } catch {
     return undefined;
   }

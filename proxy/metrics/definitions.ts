@@ -213,6 +213,9 @@ const DURATION_S_BUCKETS = [
   0.5, 1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 45, 60, 90, 120, 300, 600, 1800, 3600, 7200, 21600, 86400,
 ] as const;
 
+/** The sampling interval of the nodejs_eventloop_lag_* gauges, which each of their values includes. */
+export const EVENT_LOOP_SAMPLE_MS = 10;
+
 export const METRICS = {
   connectionsActive: {
     name: 'ws_connections_active',
@@ -534,6 +537,8 @@ export const METRICS = {
   // so these are what the latency tail is checked against. prom-client's default process
   // metrics produce them from perf_hooks.monitorEventLoopDelay (sampled every 10 ms) and start
   // a new window at every scrape, so each value covers the time since the previous scrape.
+  // Each sample is the whole interval between two timer ticks, not only the lateness: an idle
+  // loop reads about 10 ms (EVENT_LOOP_SAMPLE_MS), and the lateness is the value minus that.
   eventLoopLagP50: {
     name: 'nodejs_eventloop_lag_p50_seconds',
     type: 'gauge',
