@@ -12,15 +12,15 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
+import { sumSamples } from '../proxy/metrics/exposition.js';
 import { growthPerUnit, type HeapSnapshot, liveByKind } from './lib/heap-snapshot.js';
 import { sampleGroup } from './lib/procs.js';
 import { startBackend, startTarget } from './lib/targets.js';
 
 const USAGE = 'usage: node dist/bench/heap-per-connection.js [--conns N] [--top K] [--node-args="FLAGS"]';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function positive(name: string, raw: string): number {
   const n = Number(raw);
@@ -29,10 +29,9 @@ function positive(name: string, raw: string): number {
 }
 
 async function heapUsedKiB(adminUrl: string): Promise<number> {
-  const text = await (await fetch(`${adminUrl}/metrics`)).text();
-  const m = /^nodejs_heap_size_used_bytes (\S+)$/m.exec(text);
-  if (!m) throw new Error('the sidecar exports no nodejs_heap_size_used_bytes');
-  return Number(m[1]) / 1024;
+  const bytes = sumSamples(await (await fetch(`${adminUrl}/metrics`)).text(), 'nodejs_heap_size_used_bytes');
+  if (bytes === null) throw new Error('the sidecar exports no nodejs_heap_size_used_bytes');
+  return bytes / 1024;
 }
 
 /** Signals the sidecar to write a snapshot into dir and waits until it is complete. */

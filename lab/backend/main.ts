@@ -73,7 +73,7 @@ async function main(): Promise<void> {
   const server =
     app === 'socketio'
       ? await socketio(nodeId, host, port)
-      : await startBackend({
+      : await demo({
           host,
           port,
           nodeId,
@@ -92,10 +92,6 @@ async function main(): Promise<void> {
           ),
           log,
         });
-  if ('stats' in server)
-    process.stdout.write(
-      `${JSON.stringify({ event: 'listening', node: nodeId, url: server.url, port: server.port, bus: server.stats().bus })}\n`,
-    );
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -114,6 +110,15 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** The demo backend, and its "listening" line. */
+async function demo(opts: Parameters<typeof startBackend>[0]) {
+  const backend = await startBackend(opts);
+  process.stdout.write(
+    `${JSON.stringify({ event: 'listening', node: opts.nodeId, url: backend.url, port: backend.port, bus: backend.stats().bus })}\n`,
+  );
+  return backend;
 }
 
 /** The real Socket.IO app (lab/backend/socketio-app.ts), as the compose lab runs it. */

@@ -441,20 +441,17 @@ export class ComposeEnvironment implements LabEnvironment {
       await (await this.#cli()).run(['up', '-d', '--wait', COMPOSE_SERVICES.redis]);
       this.#redisUp = true;
     }
-    await this.#recreate(service, {
+    const { url, address } = await this.#startBackend(service, {
       [COMPOSE_VARIABLES.backendRedisUrl(service)]: opts.redis ? REDIS_URL : '',
       [COMPOSE_VARIABLES.backendHeartbeat(service)]: String(opts.heartbeatIntervalMs ?? 0),
       [COMPOSE_VARIABLES.backendApp(service)]: '',
       [COMPOSE_VARIABLES.backendRedisPrefix]: this.#scope,
     });
-    const [address] = await this.#published(service, [COMPOSE_PORTS.backend]);
-    const url = `http://${address}`;
-    await this.#ready(service, `${url}/healthz`, (s) => s === 200);
     return {
       // The node id is fixed by the compose file (n1, n2, n3); the drill's name is kept for its logs.
       nodeId: opts.nodeId,
       url,
-      address: address!,
+      address,
       stats: async () => (await (await fetch(`${url}/stats`)).json()) as BackendStats,
       publish: async (room, data) => {
         const res = await fetch(`${url}/publish`, {
@@ -467,15 +464,26 @@ export class ComposeEnvironment implements LabEnvironment {
     };
   }
 
-  async socketioApp(): Promise<LabApp> {
-    const service = this.#take(COMPOSE_SERVICES.backends, this.#usedBackends, 'backend');
-    await this.#recreate(service, { [COMPOSE_VARIABLES.backendApp(service)]: 'socketio' });
+  /** Recreates backend-K with `vars` and waits until it answers /healthz on its published port. */
+  async #startBackend(
+    service: string,
+    vars: Record<string, string>,
+  ): Promise<{ url: string; address: string }> {
+    await this.#recreate(service, vars);
     const [address] = await this.#published(service, [COMPOSE_PORTS.backend]);
     const url = `http://${address}`;
     await this.#ready(service, `${url}/healthz`, (s) => s === 200);
+    return { url, address: address! };
+  }
+
+  async socketioApp(): Promise<LabApp> {
+    const service = this.#take(COMPOSE_SERVICES.backends, this.#usedBackends, 'backend');
+    const { url, address } = await this.#startBackend(service, {
+      [COMPOSE_VARIABLES.backendApp(service)]: 'socketio',
+    });
     return {
       url,
-      address: address!,
+      address,
       closedOn: async () => (await (await fetch(`${url}/closed-on`)).json()) as string[],
     };
   }
