@@ -9,14 +9,23 @@ import type { Socket } from 'node:net';
 export class SocketRegistry {
   private readonly live = new Set<Socket>();
   private waiters: Array<() => void> = [];
+  /**
+   * One 'close' listener for every held socket (the socket is `this`): a per-socket closure, or
+   * `once` and its bound wrapper, would cost each held socket a few hundred bytes.
+   */
+  private readonly onClose: (this: Socket) => void;
+
+  constructor() {
+    const registry = this;
+    this.onClose = function onHeldSocketClose(this: Socket) {
+      registry.release(this);
+    };
+  }
 
   hold(socket: Socket): void {
     if (socket.destroyed || this.live.has(socket)) return;
     this.live.add(socket);
-    socket.once('close', () => {
-      this.live.delete(socket);
-      if (this.live.size === 0) this.wake();
-    });
+    socket.on('close', this.onClose);
   }
 
   get size(): number {
@@ -32,6 +41,11 @@ export class SocketRegistry {
   /** Cuts every socket still held. */
   destroyAll(): void {
     for (const s of this.live) s.destroy();
+  }
+
+  private release(socket: Socket): void {
+    if (!this.live.delete(socket)) return;
+    if (this.live.size === 0) this.wake();
   }
 
   private wake(): void {
