@@ -53,7 +53,6 @@ export class WsConnection implements LiveConnection, PipeOwner {
   readonly path: string;
   readonly protocol: string;
   readonly startedAt: number;
-  readonly done: Promise<void>;
 
   private readonly t0: number;
   private readonly c2s: Pipe;
@@ -71,7 +70,9 @@ export class WsConnection implements LiveConnection, PipeOwner {
   private clientClosed = false;
   private upstreamClosed = false;
   private finished = false;
-  private resolveDone!: () => void;
+  // `done` is made on first use: most connections never have anyone waiting for their end.
+  private donePromise: Promise<void> | null = null;
+  private resolveDone: (() => void) | null = null;
   private cancelDrain: Cancel | null = null;
   private brokenSeen = 0;
   private closingByProxy = false;
@@ -108,9 +109,6 @@ export class WsConnection implements LiveConnection, PipeOwner {
     this.t0 = ctx.clock.now();
     this.startedAt = ctx.clock.wall();
     this.stalledSince = this.t0;
-    this.done = new Promise((r) => {
-      this.resolveDone = r;
-    });
 
     const cfg = ctx.config;
     this.c2s = new Pipe(client, upstream, true, this);
@@ -146,6 +144,16 @@ export class WsConnection implements LiveConnection, PipeOwner {
   }
 
   // ---- LiveConnection ----
+  get done(): Promise<void> {
+    if (this.donePromise === null) {
+      this.donePromise = this.finished
+        ? Promise.resolve()
+        : new Promise((r) => {
+            this.resolveDone = r;
+          });
+    }
+    return this.donePromise;
+  }
   bytesIn(): number {
     return this.c2s.relayedBytes;
   }
@@ -539,6 +547,6 @@ export class WsConnection implements LiveConnection, PipeOwner {
       // Without a decoder the line still says when permessage-deflate was negotiated.
       view: decoderLogs ? null : (this.protocolView() ?? (this.compressed ? { compressed: true } : null)),
     });
-    this.resolveDone();
+    this.resolveDone?.();
   }
 }
