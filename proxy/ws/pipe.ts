@@ -57,8 +57,11 @@ interface ReadHandle {
   useUserBuffer?: (buf: Uint8Array) => void;
 }
 
-/** Switches `sock` to arena reads delivering to `deliver`; false when it can't be done safely. */
-function readIntoArena(sock: Socket, deliver: (chunk: Buffer) => void): boolean {
+/**
+ * Switches `sock` to arena reads: `onRead(n, arena)` gets each read's byte count and must copy
+ * the bytes out before it returns. False when it can't be done safely.
+ */
+function readIntoArena(sock: Socket, onRead: (n: number, arena: Buffer) => void): boolean {
   const handle = (sock as unknown as { _handle?: ReadHandle | null })._handle;
   if (!handle || typeof handle.useUserBuffer !== 'function') return false;
   if ('encrypted' in sock || sock.readableLength > 0 || sock.destroyed) return false;
@@ -68,11 +71,7 @@ function readIntoArena(sock: Socket, deliver: (chunk: Buffer) => void): boolean 
   const fields = sock as unknown as Record<symbol, unknown>;
   fields[f.buffer] = arena;
   fields[f.generator] = null;
-  fields[f.callback] = (n: number, buf: Buffer) => {
-    const chunk = Buffer.allocUnsafe(n);
-    buf.copy(chunk, 0, 0, n);
-    deliver(chunk);
-  };
+  fields[f.callback] = onRead;
   handle.useUserBuffer(arena);
   return true;
 }
@@ -135,9 +134,24 @@ export class Pipe {
     readonly fromClient: boolean,
     private readonly owner: PipeOwner,
   ) {
-    if (!readIntoArena(src, this.onData)) src.on('data', this.onData);
+    if (!readIntoArena(src, this.onRead)) this.listenForData();
     dst.on('drain', this.onDrain);
     src.resume();
+  }
+
+  /**
+   * An arena read (see readIntoArena): its bytes are copied out, then relayed. The socket calls
+   * it directly, so it is the pipe's own function, not one more closure around relay().
+   */
+  private readonly onRead = (n: number, buf: Buffer): void => {
+    const chunk = Buffer.allocUnsafe(n);
+    buf.copy(chunk, 0, 0, n);
+    this.relay(chunk);
+  };
+
+  /** Reads through the stream machinery when arena reads can't be used (TLS, another Node). */
+  private listenForData(): void {
+    this.src.on('data', (chunk: Buffer) => this.relay(chunk));
   }
 
   /** Bytes relayed from src to dst (frame headers included). */
@@ -152,7 +166,7 @@ export class Pipe {
 
   /** Feeds bytes that arrived before the pipe existed (the upgrade's `head`). */
   feed(chunk: Buffer): void {
-    if (chunk.length > 0) this.onData(chunk);
+    if (chunk.length > 0) this.relay(chunk);
   }
 
   /**
@@ -180,7 +194,8 @@ export class Pipe {
     return true;
   }
 
-  private readonly onData = (chunk: Buffer): void => {
+  /** One chunk read from src: scanned, written to dst (or filtered), and reported to the owner. */
+  private relay(chunk: Buffer): void {
     const s = this.scanner;
     const m0 = s.messages - this.droppedMessages;
     const b0 = this.bytes - this.droppedBytes;
@@ -210,7 +225,7 @@ export class Pipe {
       s.pongs - q0,
       s.closes !== c0,
     );
-  };
+  }
 
   /** After the seal: scanned (to see the answering close frame) but neither written nor counted. */
   private dropSealed(chunk: Buffer): void {
