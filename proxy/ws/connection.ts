@@ -17,6 +17,16 @@ import { recordedTraceId } from '../telemetry/tracing.js';
 import { closeFrame, pingFrame } from './frames.js';
 import { Pipe, type PipeOwner } from './pipe.js';
 
+/**
+ * The connection a relayed socket belongs to. The sockets' events (end, error, close, drain) have
+ * one listener each, shared by every connection: it finds its connection through this field of
+ * the socket it is called on, so a connection costs no closure per event.
+ */
+const kRelay: unique symbol = Symbol('socketlens.relay');
+interface RelaySocket extends Socket {
+  [kRelay]: WsConnection;
+}
+
 /** Liveness of one side for the sidecar's heartbeat. */
 interface Liveness {
   seen: boolean;
@@ -111,6 +121,8 @@ export class WsConnection implements LiveConnection, PipeOwner {
     this.stalledSince = this.t0;
 
     const cfg = ctx.config;
+    (client as RelaySocket)[kRelay] = this;
+    (upstream as RelaySocket)[kRelay] = this;
     this.c2s = new Pipe(client, upstream, true, this);
     this.s2c = new Pipe(upstream, client, false, this);
     this.c2s.scanner.allowRsv1 = init.compressed;
@@ -135,12 +147,12 @@ export class WsConnection implements LiveConnection, PipeOwner {
         ? now + cfg.maxConnectionAge * (1 - ctx.clock.random() * cfg.maxConnectionAgeJitter)
         : Number.POSITIVE_INFINITY;
 
-    client.on('end', () => this.onEnd(true));
-    upstream.on('end', () => this.onEnd(false));
-    client.on('error', (err) => this.onError(true, err));
-    upstream.on('error', (err) => this.onError(false, err));
-    client.on('close', () => this.onClose(true));
-    upstream.on('close', () => this.onClose(false));
+    for (const sock of [client, upstream]) {
+      sock.on('drain', onRelayDrain);
+      sock.on('end', onRelayEnd);
+      sock.on('error', onRelayError);
+      sock.on('close', onRelayClose);
+    }
   }
 
   // ---- LiveConnection ----
@@ -462,7 +474,8 @@ export class WsConnection implements LiveConnection, PipeOwner {
     });
   }
 
-  private onEnd(fromClient: boolean): void {
+  /** A FIN from one side (its socket's 'end'). */
+  onEnd(fromClient: boolean): void {
     // TCP FIN without a close frame before it: an abnormal close (1006) by that side.
     this.decide(
       fromClient ? 'client' : 'server',
@@ -474,7 +487,8 @@ export class WsConnection implements LiveConnection, PipeOwner {
     this.armDrainTimer();
   }
 
-  private onError(fromClient: boolean, err: NodeJS.ErrnoException): void {
+  /** One side's socket failed. */
+  onError(fromClient: boolean, err: NodeJS.ErrnoException): void {
     this.decide(
       fromClient ? 'client' : 'server',
       1006,
@@ -485,7 +499,8 @@ export class WsConnection implements LiveConnection, PipeOwner {
     other.destroy();
   }
 
-  private onClose(fromClient: boolean): void {
+  /** One side's socket is closed; once both are, the connection is finished. */
+  onClose(fromClient: boolean): void {
     if (fromClient) this.clientClosed = true;
     else this.upstreamClosed = true;
     this.decide(
@@ -549,4 +564,26 @@ export class WsConnection implements LiveConnection, PipeOwner {
     });
     this.resolveDone?.();
   }
+}
+
+// ---- socket events: the listeners every connection shares (the socket is `this`) ----
+
+function onRelayDrain(this: Socket): void {
+  const c = (this as RelaySocket)[kRelay];
+  c.pipeToward(this === c.client ? 'client' : 'backend').onDrain();
+}
+
+function onRelayEnd(this: Socket): void {
+  const c = (this as RelaySocket)[kRelay];
+  c.onEnd(this === c.client);
+}
+
+function onRelayError(this: Socket, err: NodeJS.ErrnoException): void {
+  const c = (this as RelaySocket)[kRelay];
+  c.onError(this === c.client, err);
+}
+
+function onRelayClose(this: Socket): void {
+  const c = (this as RelaySocket)[kRelay];
+  c.onClose(this === c.client);
 }

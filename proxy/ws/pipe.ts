@@ -77,6 +77,10 @@ function readIntoArena(sock: Socket, onRead: (n: number, arena: Buffer) => void)
 }
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * What the pipe needs of the connection it belongs to. The owner also listens for dst's 'drain'
+ * and calls the pipe's onDrain() (see WsConnection: one listener for every connection).
+ */
 export interface PipeOwner {
   /** Called after every chunk with what the scanner saw in it. */
   onChunk(
@@ -127,6 +131,8 @@ export class Pipe {
   private stash: Buffer | null = null;
   private waitingDrain = false;
   private queued = 0;
+  /** The write callback watchFlush uses; made the first time a pause needs it. */
+  private onFlushed: (() => void) | null = null;
 
   constructor(
     readonly src: Socket,
@@ -135,7 +141,6 @@ export class Pipe {
     private readonly owner: PipeOwner,
   ) {
     if (!readIntoArena(src, this.onRead)) this.listenForData();
-    dst.on('drain', this.onDrain);
     src.resume();
   }
 
@@ -237,7 +242,8 @@ export class Pipe {
     this.droppedMessages += s.messages - m;
   }
 
-  private readonly onDrain = (): void => {
+  /** dst drained: its 'drain' event (relayed by the owner), or the flush watchFlush asked for. */
+  onDrain(): void {
     this.trackQueued();
     // A pipe whose own queue has drained resumes even under the global bound: it holds none of
     // the excess, and pausing it would stall a healthy reader for as long as others stay slow.
@@ -248,14 +254,16 @@ export class Pipe {
     } else if (!this.dst.writableNeedDrain) {
       this.watchFlush();
     }
-  };
+  }
 
   /**
    * A pause that did not come from dst's high-water mark (the global bound, a queue limit below
    * it) gets no 'drain' event: ask dst to call back once what is queued now has been flushed.
    */
   private watchFlush(): void {
-    if (!this.dst.destroyed) this.dst.write(EMPTY, this.onDrain);
+    if (this.dst.destroyed) return;
+    this.onFlushed ??= () => this.onDrain();
+    this.dst.write(EMPTY, this.onFlushed);
   }
 
   /** Resumes src after an external pause, unless dst still needs to drain. */
