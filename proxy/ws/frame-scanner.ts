@@ -12,7 +12,8 @@
  * and ignores the rest of the stream, so a sidecar never breaks traffic the two ends accept.
  *
  * Hot path: `push()` allocates nothing. State lives in numeric fields, and the header bytes
- * of a frame that is split across chunks are gathered in a 14-byte buffer owned by the scanner.
+ * of a frame that is split across chunks (or that ends a chunk shorter than 14 bytes) are gathered
+ * in a 14-byte buffer owned by the scanner, made the first time it is needed.
  *
  * Two optional hooks, both null unless the relay sets them:
  * - `sizes` receives the payload size of every data message (known from its final frame's header);
@@ -107,7 +108,8 @@ export class FrameScanner {
   sink: MessageSink | null = null;
 
   private state: State = State.Header;
-  private readonly header = Buffer.allocUnsafe(14);
+  /** Where the slow path gathers header bytes; made the first time it runs (null until then). */
+  private header: Buffer | null = null;
   private headerHave = 0;
   private headerNeed = 2;
 
@@ -145,12 +147,12 @@ export class FrameScanner {
    * of the last frame read.
    */
   get frameOpcode(): number {
-    return this.state === State.Header && this.headerHave > 0 ? this.header[0] & 0x0f : this.opcode;
+    return this.state === State.Header && this.headerHave > 0 ? this.header![0] & 0x0f : this.opcode;
   }
 
   /** True while the current frame is a pong that may carry `matchToken` (so far every byte matched). */
   get pongCandidate(): boolean {
-    if (this.state === State.Header) return this.headerHave > 0 && (this.header[0] & 0x0f) === Opcode.Pong;
+    if (this.state === State.Header) return this.headerHave > 0 && (this.header![0] & 0x0f) === Opcode.Pong;
     return this.opcode === Opcode.Pong && this.pongMatching;
   }
 
@@ -211,13 +213,15 @@ export class FrameScanner {
       this.headerNeed = headerLength(chunk[pos + 1]);
       pos += this.headerNeed;
     } else {
-      // Slow path: gather the header across chunks into our 14-byte buffer.
+      // Slow path: gather the header across chunks into the scanner's own 14-byte buffer.
+      this.header ??= Buffer.allocUnsafe(14);
+      const header = this.header;
       while (pos < end && this.headerHave < this.headerNeed) {
-        this.header[this.headerHave++] = chunk[pos++];
-        if (this.headerHave === 2) this.headerNeed = headerLength(this.header[1]);
+        header[this.headerHave++] = chunk[pos++];
+        if (this.headerHave === 2) this.headerNeed = headerLength(header[1]);
       }
       if (this.headerHave < this.headerNeed) return pos;
-      h = this.header;
+      h = header;
       base = 0;
     }
     this.headerHave = 0;
