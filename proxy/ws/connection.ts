@@ -27,9 +27,8 @@ interface RelaySocket extends Socket {
   [kRelay]: WsConnection;
 }
 
-/** Liveness of one side for the sidecar's heartbeat. */
+/** Liveness of one side for the sidecar's heartbeat (made only when the heartbeat is on). */
 interface Liveness {
-  seen: boolean;
   lastSeen: number;
   /** When our ping went on the wire (0 = no ping outstanding). */
   pingAt: number;
@@ -38,6 +37,10 @@ interface Liveness {
   /** Our pings sent whose pong has not come back (the pong matcher stays on while > 0). */
   outstanding: number;
   misses: number;
+}
+
+function liveness(now: number): Liveness {
+  return { lastSeen: now, pingAt: 0, pingQueued: false, outstanding: 0, misses: 0 };
 }
 
 export interface WsConnectionInit {
@@ -91,10 +94,13 @@ export class WsConnection implements LiveConnection, PipeOwner {
   private serverPingAt = 0;
   private clientPingAt = 0;
 
-  // Active heartbeat (sidecar pings), per side.
+  // Active heartbeat (sidecar pings), per side; null when it is off for that side.
   private readonly token: Buffer | null;
-  private readonly clientLive: Liveness;
+  private readonly clientLive: Liveness | null;
   private readonly upstreamLive: Liveness | null;
+  // Bytes came from that side since the last tick (the heartbeat's quiet clock restarts).
+  private clientSeen = false;
+  private upstreamSeen = false;
 
   private readonly ageDeadline: number;
   private overLimitSince = 0;
@@ -139,9 +145,10 @@ export class WsConnection implements LiveConnection, PipeOwner {
     this.s2c.budget = ctx.budget;
 
     const now = this.t0;
-    this.token = cfg.heartbeatInterval > 0 ? Buffer.concat([Buffer.from('sl:'), randomBytes(9)]) : null;
-    this.clientLive = { seen: false, lastSeen: now, pingAt: 0, pingQueued: false, outstanding: 0, misses: 0 };
-    this.upstreamLive = cfg.heartbeatInterval > 0 && cfg.heartbeatUpstream ? { ...this.clientLive } : null;
+    const heartbeat = cfg.heartbeatInterval > 0;
+    this.token = heartbeat ? Buffer.concat([Buffer.from('sl:'), randomBytes(9)]) : null;
+    this.clientLive = heartbeat ? liveness(now) : null;
+    this.upstreamLive = heartbeat && cfg.heartbeatUpstream ? liveness(now) : null;
     this.ageDeadline =
       cfg.maxConnectionAge > 0
         ? now + cfg.maxConnectionAge * (1 - ctx.clock.random() * cfg.maxConnectionAgeJitter)
@@ -212,7 +219,7 @@ export class WsConnection implements LiveConnection, PipeOwner {
     if (pipe.fromClient) {
       t.wsBytesReceived += bytes;
       t.wsMessagesReceived += messages;
-      this.clientLive.seen = true;
+      this.clientSeen = true;
       if (pings !== 0) {
         t.pingsClientToServer += pings;
         if (this.clientPingAt === 0) this.clientPingAt = this.ctx.clock.now();
@@ -224,7 +231,7 @@ export class WsConnection implements LiveConnection, PipeOwner {
     } else {
       t.wsBytesSent += bytes;
       t.wsMessagesSent += messages;
-      if (this.upstreamLive) this.upstreamLive.seen = true;
+      this.upstreamSeen = true;
       if (pings !== 0) {
         t.pingsServerToClient += pings;
         if (this.serverPingAt === 0) this.serverPingAt = this.ctx.clock.now();
@@ -281,9 +288,15 @@ export class WsConnection implements LiveConnection, PipeOwner {
       this.clientPingAt = 0;
       this.ctx.metrics.heartbeatMisses.labels('server').inc();
     }
-    if (this.token !== null) {
-      if (this.heartbeat(now, this.clientLive, this.c2s, this.s2c, 'client')) return;
-      if (this.upstreamLive && this.heartbeat(now, this.upstreamLive, this.s2c, this.c2s, 'server')) return;
+    if (this.clientLive !== null) {
+      const clientSeen = this.clientSeen;
+      this.clientSeen = false;
+      if (this.heartbeat(now, this.clientLive, clientSeen, this.c2s, this.s2c, 'client')) return;
+      if (this.upstreamLive !== null) {
+        const upstreamSeen = this.upstreamSeen;
+        this.upstreamSeen = false;
+        if (this.heartbeat(now, this.upstreamLive, upstreamSeen, this.s2c, this.c2s, 'server')) return;
+      }
     }
     if (this.shedIfStalled(now)) return;
     if (cfg.slowConsumer) {
@@ -337,12 +350,19 @@ export class WsConnection implements LiveConnection, PipeOwner {
    * One side's heartbeat: ping once it has been quiet for the interval; count a miss for each
    * interval a ping stays unanswered on the wire; after `heartbeatMisses` misses, terminate that
    * side. A ping still queued behind a frame in progress has not reached the side, so it is not
-   * charged to it. `from` carries the side's bytes (and its pongs); `to` carries our pings to it.
+   * charged to it. `seen`: the side sent bytes since the last tick. `from` carries the side's bytes
+   * (and its pongs); `to` carries our pings to it.
    */
-  private heartbeat(now: number, live: Liveness, from: Pipe, to: Pipe, peer: 'client' | 'server'): boolean {
+  private heartbeat(
+    now: number,
+    live: Liveness,
+    seen: boolean,
+    from: Pipe,
+    to: Pipe,
+    peer: 'client' | 'server',
+  ): boolean {
     const cfg = this.ctx.config;
-    if (live.seen) {
-      live.seen = false;
+    if (seen) {
       live.lastSeen = now;
       live.pingAt = 0;
       live.misses = 0;
