@@ -155,6 +155,7 @@ export class WsConnection implements LiveConnection, PipeOwner {
         : Number.POSITIVE_INFINITY;
 
     for (const sock of [client, upstream]) {
+      ctx.sockets.handOver(sock);
       sock.on('drain', onRelayDrain);
       sock.on('end', onRelayEnd);
       sock.on('error', onRelayError);
@@ -521,6 +522,7 @@ export class WsConnection implements LiveConnection, PipeOwner {
 
   /** One side's socket is closed; once both are, the connection is finished. */
   onClose(fromClient: boolean): void {
+    this.ctx.sockets.closed(fromClient ? this.client : this.upstream);
     if (fromClient) this.clientClosed = true;
     else this.upstreamClosed = true;
     this.decide(
