@@ -135,7 +135,7 @@ interface CpuSnapshot {
 async function measured<T>(
   ctx: Ctx,
   fn: (onPhase: (phase: Phase) => void) => Promise<T>,
-): Promise<{ value: T; cpu: CpuUse; proxySeconds: number }> {
+): Promise<{ value: T; cpu: CpuUse; proxySeconds: number; proxyPreempted: number }> {
   const proxyPids = ctx.target.pids();
   const backendPids = ctx.backend.pids();
   const snap = (): CpuSnapshot => ({
@@ -166,6 +166,7 @@ async function measured<T>(
     value,
     cpu: { generator, proxy, backend, other: Math.max(0, other) },
     proxySeconds: proxyPids.length > 0 ? b.proxy.cpuSeconds - a.proxy.cpuSeconds : Number.NaN,
+    proxyPreempted: proxyPids.length > 0 ? b.proxy.preempted - a.proxy.preempted : Number.NaN,
   };
 }
 
@@ -277,7 +278,7 @@ export async function runLatency(ctx: Ctx): Promise<WorkloadResult> {
   const n = ctx.pool.size;
   const cfg = ctx.s.latency;
   await eventLoopLag(ctx.target.adminUrl); // opens a fresh window
-  const { value, cpu, proxySeconds } = await measured(ctx, (onPhase) =>
+  const { value, cpu, proxySeconds, proxyPreempted } = await measured(ctx, (onPhase) =>
     ctx.pool.all<LatencyResult>(
       'latency',
       (i) => ({
@@ -300,6 +301,9 @@ export async function runLatency(ctx: Ctx): Promise<WorkloadResult> {
       p999Us: percentile(all, 99.9),
       samples: all.length,
       cpuUsPerMsg: perUnitUs(proxySeconds, all.length),
+      // How often the kernel took the proxy's core away mid-run: a message that arrives then
+      // waits for the proxy to be scheduled again, whatever the proxy's own code does.
+      preemptedPer1k: all.length > 0 ? (proxyPreempted * 1000) / all.length : Number.NaN,
     },
     cpu,
     notes,

@@ -50,20 +50,46 @@ export function groupPids(pgid: number): number[] {
 export interface GroupSample {
   cpuSeconds: number;
   rssBytes: number;
+  /** Times the kernel took the CPU from one of the group's threads while it could still run. */
+  preempted: number;
   at: number;
 }
 
-/** CPU seconds and RSS of the group's processes right now. */
+/** Involuntary context switches of every thread of `pid` (0 once it has exited). */
+function preemptions(pid: number): number {
+  let n = 0;
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return 0;
+  }
+  for (const tid of tids) {
+    try {
+      const m = /^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(
+        readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'),
+      );
+      if (m) n += Number(m[1]);
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return n;
+}
+
+/** CPU seconds, RSS and preemptions of the group's processes right now. */
 export function sampleGroup(pids: readonly number[]): GroupSample {
   let cpu = 0;
   let rss = 0;
+  let preempted = 0;
   for (const pid of pids) {
     const s = readStat(pid);
     if (!s) continue;
     cpu += s.ticks / CLK_TCK;
     rss += s.rssBytes;
+    preempted += preemptions(pid);
   }
-  return { cpuSeconds: cpu, rssBytes: rss, at: performance.now() };
+  return { cpuSeconds: cpu, rssBytes: rss, preempted, at: performance.now() };
 }
 
 /** CPU use between two samples, in percent of one core. */
