@@ -22,10 +22,7 @@ const LIMIT_MS = 35 * 60_000;
  * from the drills container, and its result is reported; it is marked todo instead of failing CI.
  * Every other drill must pass in both places.
  */
-const KNOWN_GAPS: Readonly<Record<string, string>> = {
-  'reconnect-storm':
-    'its sidecar-side factor still misses 4x now and then: it passed 15 of 16 compose runs on an idle machine, and in a CI run the sidecar saw 24 handshakes in one 100 ms window while the jittered clients made at most 12 (3.3x; README, compose section)',
-};
+const KNOWN_GAPS: Readonly<Record<string, string>> = {};
 
 function reportOf(dir: string): LabReport {
   return JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as LabReport;
