@@ -27,6 +27,10 @@ import { openMetricsText } from './openmetrics.js';
 import { type HistogramSeries, TallyHistogram } from './tally-histogram.js';
 
 /** Hot-path counters: plain fields, updated per chunk, exported at scrape time. */
+/** prom-client's event-loop gauge whose collect sets all the others of that prefix. */
+const EVENT_LOOP_LAG = 'nodejs_eventloop_lag_seconds';
+const EVENT_LOOP_LAG_PREFIX = 'nodejs_eventloop_lag_';
+
 export class Tally {
   wsMessagesSent = 0;
   wsMessagesReceived = 0;
@@ -346,6 +350,10 @@ export class SidecarMetrics {
    * and `_count` series can be named directly (e.g. `ws_handshake_duration_ms_bucket`, le="1000").
    */
   async value(name: string, labels: Record<string, string> = {}): Promise<number> {
+    // prom-client sets its event-loop delay gauges (p50, p99, max, …) only in the collect of
+    // nodejs_eventloop_lag_seconds, which a scrape runs and reading one gauge alone does not.
+    // Run it first, so the value is the one a scrape would give (and a new window starts, too).
+    if (name.startsWith(EVENT_LOOP_LAG_PREFIX)) await this.registry.getSingleMetric(EVENT_LOOP_LAG)?.get();
     const part = /_(bucket|sum|count)$/.exec(name);
     let metric = this.registry.getSingleMetric(name) as AnyMetric | undefined;
     let series = name;
