@@ -17,6 +17,7 @@ import type {
 import { type LoadPool, type Phase, split } from './load/pool.js';
 import {
   cpuPercent,
+  groupPreemptions,
   type GroupSample,
   machineBusySeconds,
   sampleGroup,
@@ -120,6 +121,7 @@ function endpoint(ctx: Ctx): Endpoint {
 
 interface CpuSnapshot {
   proxy: GroupSample;
+  proxyPreempted: number;
   backend: GroupSample;
   generator: number;
   machine: number;
@@ -140,6 +142,7 @@ async function measured<T>(
   const backendPids = ctx.backend.pids();
   const snap = (): CpuSnapshot => ({
     proxy: sampleGroup(proxyPids),
+    proxyPreempted: groupPreemptions(proxyPids),
     backend: sampleGroup(backendPids),
     generator: selfCpuSeconds(),
     machine: machineBusySeconds(),
@@ -166,7 +169,7 @@ async function measured<T>(
     value,
     cpu: { generator, proxy, backend, other: Math.max(0, other) },
     proxySeconds: proxyPids.length > 0 ? b.proxy.cpuSeconds - a.proxy.cpuSeconds : Number.NaN,
-    proxyPreempted: proxyPids.length > 0 ? b.proxy.preempted - a.proxy.preempted : Number.NaN,
+    proxyPreempted: proxyPids.length > 0 ? b.proxyPreempted - a.proxyPreempted : Number.NaN,
   };
 }
 

@@ -50,12 +50,19 @@ export function groupPids(pgid: number): number[] {
 export interface GroupSample {
   cpuSeconds: number;
   rssBytes: number;
-  /** Times the kernel took the CPU from one of the group's threads while it could still run. */
-  preempted: number;
   at: number;
 }
 
-/** Involuntary context switches of every thread of `pid` (0 once it has exited). */
+/**
+ * Times the kernel took the CPU from one of the group's threads while it could still run
+ * (involuntary context switches of every thread; an exited process counts 0).
+ */
+export function groupPreemptions(pids: readonly number[]): number {
+  let n = 0;
+  for (const pid of pids) n += preemptions(pid);
+  return n;
+}
+
 function preemptions(pid: number): number {
   let n = 0;
   let tids: string[];
@@ -77,19 +84,17 @@ function preemptions(pid: number): number {
   return n;
 }
 
-/** CPU seconds, RSS and preemptions of the group's processes right now. */
+/** CPU seconds and RSS of the group's processes right now. */
 export function sampleGroup(pids: readonly number[]): GroupSample {
   let cpu = 0;
   let rss = 0;
-  let preempted = 0;
   for (const pid of pids) {
     const s = readStat(pid);
     if (!s) continue;
     cpu += s.ticks / CLK_TCK;
     rss += s.rssBytes;
-    preempted += preemptions(pid);
   }
-  return { cpuSeconds: cpu, rssBytes: rss, preempted, at: performance.now() };
+  return { cpuSeconds: cpu, rssBytes: rss, at: performance.now() };
 }
 
 /** CPU use between two samples, in percent of one core. */

@@ -18,7 +18,7 @@ export class SocketRegistry {
   constructor() {
     const registry = this;
     this.onClose = function onHeldSocketClose(this: Socket) {
-      registry.release(this);
+      registry.closed(this);
     };
   }
 
@@ -36,9 +36,10 @@ export class SocketRegistry {
     if (this.live.has(socket)) socket.removeListener('close', this.onClose);
   }
 
-  /** A socket handed over (see handOver) is closed. */
+  /** A held socket is closed (called by its 'close' listener, ours or the one it was handed to). */
   closed(socket: Socket): void {
-    this.release(socket);
+    if (!this.live.delete(socket)) return;
+    if (this.live.size === 0) this.wake();
   }
 
   get size(): number {
@@ -54,11 +55,6 @@ export class SocketRegistry {
   /** Cuts every socket still held. */
   destroyAll(): void {
     for (const s of this.live) s.destroy();
-  }
-
-  private release(socket: Socket): void {
-    if (!this.live.delete(socket)) return;
-    if (this.live.size === 0) this.wake();
   }
 
   private wake(): void {

@@ -3,7 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { canPin, pin, sampleGroup } from '../../bench/lib/procs.js';
+import { canPin, groupPreemptions, pin } from '../../bench/lib/procs.js';
 
 /** A Node child that runs `code` after writing one byte, so the parent knows it has started. */
 async function child(code: string): Promise<ChildProcess> {
@@ -14,7 +14,7 @@ async function child(code: string): Promise<ChildProcess> {
   return c;
 }
 
-test('sampleGroup counts preemptions: two busy processes on one core take it from each other, a sleeping one is not preempted', {
+test('groupPreemptions counts preemptions: two busy processes on one core take it from each other, a sleeping one is not preempted', {
   skip: canPin() ? false : 'taskset is not available',
 }, async () => {
   const all = await Promise.all([
@@ -25,9 +25,9 @@ test('sampleGroup counts preemptions: two busy processes on one core take it fro
   try {
     for (const c of all) pin(c.pid!, '0');
     await sleep(200); // the sleeper's start-up work (compiling on background threads) is done
-    const before = all.map((c) => sampleGroup([c.pid!]).preempted);
+    const before = all.map((c) => groupPreemptions([c.pid!]));
     await sleep(800);
-    const [busyA, busyB, idle] = all.map((c, i) => sampleGroup([c.pid!]).preempted - before[i]!);
+    const [busyA, busyB, idle] = all.map((c, i) => groupPreemptions([c.pid!]) - before[i]!);
     // The scheduler's slice is a few ms: two busy loops sharing one core for 800 ms swap
     // hundreds of times. A process asleep in its timer is not running, so it is not preempted.
     assert.ok(busyA! >= 20 && busyB! >= 20, `busy: ${busyA}, ${busyB}`);
